@@ -1,0 +1,277 @@
+"""The local test-command runner: ``opsgenie-integration``.
+
+```
+opsgenie-integration commands [--json]                  list commands with their inputs
+opsgenie-integration run COMMAND [--param NAME=VALUE]... [--connection FILE | --sandbox]
+opsgenie-integration sandbox [--port 8080] ...          serve the local OpsGenie sandbox
+opsgenie-integration fetch --start ... [--checkpoint-file F] [--follow]   backfill and follow
+opsgenie-integration health-check --interval MINUTES    Test Connection on a schedule
+```
+
+``run`` prints exactly one JSON envelope on stdout; logs go to stderr. Exit status: 0 Successful,
+1 Failed, 2 usage error (unknown command, unknown flag, malformed ``--param``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, TextIO
+
+from . import __version__
+
+ENV_SETTINGS = {
+    "server_url": "OPSGENIE_SERVER_URL",
+    "api_key": "OPSGENIE_API_KEY",
+    "api_version": "OPSGENIE_API_VERSION",
+}
+
+
+class ExitStatus(IntEnum):
+    SUCCESSFUL = 0
+    FAILED = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A malformed command line (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> "None":  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="opsgenie-integration", description="OpsGenie integration: local test-command runner.")
+    parser.add_argument("--version", action="version", version=f"opsgenie-integration {__version__}")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+
+    listing = sub.add_parser("commands", help="list the commands with their inputs")
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+
+    run = sub.add_parser("run", help="run one command and print its envelope")
+    run.add_argument("command", help="display name (\"Fetch Event\") or id (fetch_event)")
+    run.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                     help="an input, by display name or id; repeat for several")
+    run.add_argument("--params", metavar="JSON", help="inputs as a JSON object (merged before --param)")
+    add_connection_arguments(run)
+    run.add_argument("--verbose", "-v", action="count", default=0, help="log to stderr (-vv: HTTP debug)")
+
+    sandbox = sub.add_parser("sandbox", help="serve the local OpsGenie sandbox (see --help)", add_help=False)
+    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+
+    from .fetch import add_fetch_parser
+
+    add_fetch_parser(sub)
+    try:
+        from .healthcheck import add_health_check_parser
+    except ImportError:  # pragma: no cover - optional module
+        pass
+    else:
+        add_health_check_parser(sub)
+    return parser
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--connection FILE`` / ``--sandbox`` / ``--sandbox-alerts N``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--connection", "-c", metavar="FILE",
+                       help="connection settings, YAML or JSON (server_url, api_key, api_version); "
+                            "default: the OPSGENIE_SERVER_URL / OPSGENIE_API_KEY / OPSGENIE_API_VERSION environment")
+    group.add_argument("--sandbox", action="store_true",
+                       help="start the embedded OpsGenie sandbox on a free loopback port and use it")
+    parser.add_argument("--sandbox-alerts", type=int, default=500, metavar="N",
+                        help="alerts seeded in the --sandbox (default 500)")
+
+
+def load_connection_settings(path: Optional[str], environ: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """Connection settings from ``--connection FILE`` (YAML or JSON), else the environment.
+
+    Raises:
+        errors.ConnectionSettingsError: the file cannot be read or is not a mapping.
+    """
+    from .errors import ConnectionSettingsError
+
+    def problem(text: str) -> ConnectionSettingsError:
+        return ConnectionSettingsError([{"parameter": "--connection", "id": "connection", "message": f"--connection {path!r}: {text}"}])
+
+    if path:
+        import yaml
+
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise problem(f"cannot be read ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+        try:
+            settings = yaml.safe_load(text)  # YAML is a superset of JSON
+        except yaml.YAMLError:
+            raise problem("is not valid YAML or JSON") from None
+        if not isinstance(settings, dict):
+            raise problem("must be a mapping of setting: value (server_url, api_key, api_version)")
+        return settings
+    environ = os.environ if environ is None else environ
+    return {key: environ[var] for key, var in ENV_SETTINGS.items() if environ.get(var)}
+
+
+def _parse_params(args: argparse.Namespace) -> Dict[str, Any]:
+    params: Dict[str, Any] = {}
+    if args.params:
+        try:
+            loaded = json.loads(args.params)
+        except ValueError as exc:
+            raise UsageError(f"--params is not valid JSON ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise UsageError("--params must be a JSON object of name: value")
+        params.update(loaded)
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--param {item!r}: expected NAME=VALUE, e.g. --param \"Start Time=2020-06-03 00:00\"")
+        params[name.strip()] = value
+    return params
+
+
+def _print_json(stream: TextIO, value: Any) -> None:
+    stream.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    stream.flush()
+
+
+def _exit_status(envelope: Dict[str, Any]) -> ExitStatus:
+    return ExitStatus.SUCCESSFUL if envelope.get("return_data") == "Successful" else ExitStatus.FAILED
+
+
+def cmd_commands(args: argparse.Namespace, stdout: TextIO) -> int:
+    from .integration import Integration
+
+    integration = Integration.load()
+    rights = integration.manifest.rights
+    if args.json:
+        _print_json(stdout, [
+            {"name": c.name, "id": c.id, "description": c.description, "right": rights.get(c.right, c.right),
+             "inputs": [{"title": p.title, "id": p.id, "required": p.required, "default": p.default,
+                         "example": p.example, "description": p.description} for p in c.inputs],
+             "outputs": [dict(o) for o in c.outputs]}
+            for c in integration.commands
+        ])
+        return ExitStatus.SUCCESSFUL
+    lines = []
+    for command in integration.commands:
+        lines.append(f"{command.name} ({command.id}) - needs {rights.get(command.right, command.right)}")
+        lines.append(f"    {command.description.split('. ')[0].rstrip('.')}.")
+        if not command.inputs:
+            lines.append("    inputs: none")
+        for p in command.inputs:
+            flags = "required" if p.required else (f"default {p.default}" if p.default is not None else "optional")
+            lines.append(f"    --param \"{p.title}=...\" ({p.id}; {flags}; e.g. {p.example})")
+        lines.append("")
+    stdout.write("\n".join(lines))
+    stdout.flush()
+    return ExitStatus.SUCCESSFUL
+
+
+class SandboxConnection:
+    """Context manager: the settings to use, from ``--connection``/environment or a ``--sandbox``."""
+
+    def __init__(self, args: argparse.Namespace, stderr: TextIO) -> None:
+        self.args = args
+        self.stderr = stderr
+        self._sandbox = None
+
+    def __enter__(self) -> Dict[str, Any]:
+        if getattr(self.args, "sandbox", False):
+            from .sandbox import Sandbox
+
+            self._sandbox = Sandbox(alerts=self.args.sandbox_alerts)
+            self._sandbox.start()
+            self.stderr.write(f"opsgenie-integration: using the embedded sandbox at {self._sandbox.url}\n")
+            return dict(self._sandbox.connection)
+        return load_connection_settings(self.args.connection)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._sandbox is not None:
+            self._sandbox.stop()
+
+
+def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from . import envelope as env
+    from .errors import OpsGenieIntegrationError
+    from .integration import Integration
+    from .logs import configure_cli_logging
+
+    redactor = configure_cli_logging(stderr, args.verbose)
+    integration = Integration.load()
+    definition = integration.command(args.command)
+    if definition is None:
+        envelope = integration.run(args.command, {}, None)
+        _print_json(stdout, envelope)
+        known = ", ".join(f"{c.name!r}" for c in integration.commands)
+        stderr.write(f"opsgenie-integration: unknown command {args.command!r}; commands: {known}\n")
+        return ExitStatus.USAGE
+    params = _parse_params(args)
+    secrets: List[str] = []
+    try:
+        with SandboxConnection(args, stderr) as settings:
+            raw_key = settings.get("api_key") if isinstance(settings, dict) else None
+            if isinstance(raw_key, str):
+                secrets.append(raw_key)
+                redactor.add([raw_key])
+            try:
+                connection = integration.connect(settings)
+            except OpsGenieIntegrationError as exc:
+                envelope = env.scrub(env.failure(definition.name, exc), secrets)
+            else:
+                redactor.add(connection.secrets)
+                with connection:
+                    envelope = integration.run(definition.name, params, connection)
+    except OpsGenieIntegrationError as exc:  # unreadable --connection file
+        envelope = env.scrub(env.failure(definition.name, exc), secrets)
+    _print_json(stdout, envelope)
+    return _exit_status(envelope)
+
+
+def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:
+    """Run the CLI; returns the exit status (``ExitStatus``). Streams default to sys.stdout/err."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "sandbox":
+        from .sandbox.__main__ import main as sandbox_main
+
+        return sandbox_main(argv[1:], stdout=stdout, stderr=stderr)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.action == "commands":
+            return cmd_commands(args, stdout)
+        if args.action == "run":
+            return cmd_run(args, stdout, stderr)
+        return args.handler(args, stdout, stderr)
+    except UsageError as exc:
+        stderr.write(f"{exc}\n")
+        if argv and argv[0] == "run":
+            _print_usage_envelope(argv, str(exc), stdout)
+        else:
+            stderr.write("Try 'opsgenie-integration --help'.\n")
+        return ExitStatus.USAGE
+    except KeyboardInterrupt:
+        stderr.write("opsgenie-integration: interrupted\n")
+        return ExitStatus.INTERRUPTED
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0)
+
+
+def _print_usage_envelope(argv: Sequence[str], message: str, stdout: TextIO) -> None:
+    """A usage error of ``run`` still prints one envelope, so a playbook always gets JSON."""
+    from . import envelope as env
+    from .errors import InputError
+
+    command = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else "run"
+    error = InputError([{"parameter": "command line", "id": "argv", "message": message}])
+    _print_json(stdout, env.failure(command, error))

@@ -1,0 +1,410 @@
+"""HTTP client for the OpsGenie REST API v2.
+
+The client knows HTTP and OpsGenie's endpoints, nothing of commands, the envelope or the CLI.
+One ``requests.Session`` per connection; ``Authorization: GenieKey <key>``; a ``(connect, read)``
+timeout on every call; path identifiers percent-encoded as one segment; query values passed as
+``params`` so the HTTP library encodes them (``+`` becomes ``%2B``); retries as in ``retry.py``.
+Every failure is raised as one of the exceptions of ``errors.py``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import time
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import errors
+from .retry import make_retry
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SERVER_URL = "https://api.opsgenie.com"
+EU_SERVER_URL = "https://api.eu.opsgenie.com"
+DEFAULT_API_VERSION = "v2"
+CONNECT_TIMEOUT = 5.0
+USER_AGENT = "opsgenie-integration/0.1"
+
+#: The biggest ``offset + limit`` the alert list accepts.
+ALERT_PAGING_CAP = 20000
+
+ALERT_SORT_FIELDS = (
+    "createdAt", "updatedAt", "tinyId", "alias", "message", "status", "acknowledged", "isSeen",
+    "snoozed", "snoozedUntil", "count", "lastOccurredAt", "source", "owner", "integration.name",
+    "integration.type", "report.ackTime", "report.closeTime", "report.acknowledgedBy",
+    "report.closedBy",
+)
+
+Params = Dict[str, Union[str, int, None]]
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_server_url(server_url: str) -> str:
+    """Check and normalise the Server URL setting.
+
+    Returns ``scheme://host[:port]`` with no trailing slash (a trailing ``/`` or ``/v2`` is
+    dropped, so paths never become ``//v2``).
+
+    Raises:
+        ValueError: not an http(s) URL, ``http`` for a non-loopback host, credentials, a query or
+            a fragment in the URL, or a path other than the API version.
+    """
+    if not isinstance(server_url, str) or not server_url.strip():
+        raise ValueError("expected a URL such as https://api.opsgenie.com")
+    text = server_url.strip()
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"expected a URL such as https://api.opsgenie.com ({exc})") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ValueError("expected a URL such as https://api.opsgenie.com or https://api.eu.opsgenie.com")
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise ValueError("must use https:// (http is allowed only for loopback hosts such as 127.0.0.1)")
+    if parts.username or parts.password:
+        raise ValueError("must not contain credentials; give the key as API Key")
+    if parts.query or parts.fragment:
+        raise ValueError("must not contain a query string or fragment")
+    path = parts.path.rstrip("/")
+    if path and not _is_version_path(path):
+        raise ValueError(f"must be the API's base URL without a path (got path {parts.path!r})")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _is_version_path(path: str) -> bool:
+    segment = path.strip("/")
+    return len(segment) >= 2 and segment[0] == "v" and segment[1:].isdigit()
+
+
+def encode_segment(value: str) -> str:
+    """Percent-encode one path segment: ``/``, ``#``, ``?``, ``%``, ``+``, space and non-ASCII included.
+
+    >>> encode_segment("Ops Team/EU #1")
+    'Ops%20Team%2FEU%20%231'
+    """
+    return quote(value, safe="")
+
+
+class OpsGenieClient:
+    """Talks to one OpsGenie account.
+
+    Args:
+        server_url: ``https://api.opsgenie.com`` (US) or ``https://api.eu.opsgenie.com`` (EU); http
+            only for loopback hosts. Normalised by ``normalize_server_url``.
+        api_key: the API integration key (the literal, already resolved).
+        api_version: path version segment, ``v2``.
+        timeout: read timeout per request, s (the connect timeout is 5 s).
+        max_retry_time: seconds of waiting between retries allowed per request; 0 = no retries.
+        session: an existing ``requests.Session`` to use (tests); a new one otherwise.
+
+    Raises:
+        ValueError: bad server URL or version.
+
+    Every method returns OpsGenie's whole decoded answer (``{"data", "took", "requestId", ...}``)
+    and raises a subclass of ``errors.OpsGenieIntegrationError`` on failure. ``responses`` lists
+    ``(method, path, status, body)`` of every answer received, in order.
+    """
+
+    def __init__(
+        self,
+        server_url: str = DEFAULT_SERVER_URL,
+        api_key: str = "",
+        api_version: str = DEFAULT_API_VERSION,
+        *,
+        timeout: float = 30.0,
+        max_retry_time: float = 60.0,
+        session: Optional[requests.Session] = None,
+    ) -> None:
+        if not _is_version_path(api_version or ""):
+            raise ValueError("API Version must look like v2")
+        self.base_url = normalize_server_url(server_url)
+        self.api_version = api_version
+        self.timeout = (CONNECT_TIMEOUT, float(timeout))
+        self._api_key = api_key
+        self.session = session or requests.Session()
+        adapter = HTTPAdapter(max_retries=make_retry(max_retry_time), pool_maxsize=4)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update(
+            {
+                "Authorization": f"GenieKey {api_key}",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            }
+        )
+        self.session.trust_env = False
+        self.session.verify = True
+        self.last_rate_limit: Dict[str, str] = {}
+        #: HTTP requests sent, retries included.
+        self.requests_sent = 0
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    def __enter__(self) -> "OpsGenieClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    def get_account(self) -> dict:
+        """``GET /v2/account``: ``data = {name, userCount, plan: {maxUserCount, name, isYearly}}``.
+
+        Needs Configuration access; proves the key and the region.
+        """
+        return self.get(["account"])
+
+    def list_alerts(
+        self,
+        *,
+        query: Optional[str] = None,
+        offset: int = 0,
+        limit: int = 20,
+        sort: str = "createdAt",
+        order: str = "desc",
+    ) -> dict:
+        """``GET /v2/alerts``: one page of alerts; ``data`` is a list, ``paging.next`` absent at the end.
+
+        Args:
+            query: OpsGenie alert search query, or None for all.
+            offset: >= 0; limit: 1..100; ``offset + limit`` must not exceed 20,000.
+            sort: one of ``ALERT_SORT_FIELDS``; order: ``asc`` or ``desc``.
+
+        Raises:
+            ValueError: out-of-range paging or unknown sort/order (nothing is sent).
+        """
+        if not 1 <= limit <= 100 or offset < 0:
+            raise ValueError("limit must be 1..100 and offset >= 0")
+        if offset + limit > ALERT_PAGING_CAP:
+            raise ValueError(f"offset + limit must not exceed {ALERT_PAGING_CAP}")
+        if sort not in ALERT_SORT_FIELDS or order not in ("asc", "desc"):
+            raise ValueError("unknown sort field or order")
+        params: Params = {"query": query or None, "offset": offset, "limit": limit, "sort": sort, "order": order}
+        return self.get(["alerts"], params)
+
+    def count_alerts(self, *, query: Optional[str] = None) -> dict:
+        """``GET /v2/alerts/count``: ``data = {count: int}``."""
+        return self.get(["alerts", "count"], {"query": query or None})
+
+    def list_schedules(self, *, expand_rotations: bool = False) -> dict:
+        """``GET /v2/schedules``: ``data = [{id, name, description, timezone, enabled, ownerTeam?, rotations?}]``."""
+        return self.get(["schedules"], {"expand": "rotation" if expand_rotations else None})
+
+    def get_schedule_timeline(
+        self,
+        identifier: str,
+        *,
+        identifier_type: str = "name",
+        interval: Optional[int] = None,
+        interval_unit: Optional[str] = None,
+        date: Optional[str] = None,
+        expand: Optional[Sequence[str]] = None,
+    ) -> dict:
+        """``GET /v2/schedules/{identifier}/timeline?identifierType=...``.
+
+        Args:
+            identifier: the schedule's name or id (one path segment, percent-encoded).
+            identifier_type: ``name`` or ``id``.
+            interval: timeline length in ``interval_unit`` (days|weeks|months).
+            date: start, already rendered (``times.format_query_date``).
+            expand: any of base, forwarding, override.
+        """
+        params: Params = {
+            "identifierType": identifier_type,
+            "interval": interval,
+            "intervalUnit": interval_unit,
+            "date": date,
+            "expand": ",".join(expand) if expand else None,
+        }
+        return self.get(["schedules", identifier, "timeline"], params)
+
+    def get_on_calls(
+        self,
+        identifier: str,
+        *,
+        identifier_type: str = "name",
+        flat: Optional[bool] = None,
+        date: Optional[str] = None,
+    ) -> dict:
+        """``GET /v2/schedules/{identifier}/on-calls?scheduleIdentifierType=...``.
+
+        ``data = {_parent, onCallParticipants: tree}`` or, with ``flat``, ``{_parent,
+        onCallRecipients: [username]}``. Note the parameter is ``scheduleIdentifierType`` here.
+        """
+        params: Params = {
+            "scheduleIdentifierType": identifier_type,
+            "flat": None if flat is None else ("true" if flat else "false"),
+            "date": date,
+        }
+        return self.get(["schedules", identifier, "on-calls"], params)
+
+    def get_user(self, identifier: str, *, expand_contacts: bool = False) -> dict:
+        """``GET /v2/users/{id or username}``: ``data = {id, username, fullName, role, timeZone?, ...}``."""
+        return self.get(["users", identifier], {"expand": "contact" if expand_contacts else None})
+
+    # -- transport -------------------------------------------------------------------------
+
+    def url_for(self, segments: Iterable[str]) -> str:
+        """Absolute URL of ``/<version>/<segment>/...``, each segment percent-encoded alone."""
+        path = "/".join(encode_segment(str(s)) for s in segments)
+        return f"{self.base_url}/{self.api_version}/{path}"
+
+    def get(self, segments: List[str], params: Optional[Params] = None) -> dict:
+        """GET an endpoint and return the decoded JSON answer.
+
+        ``None`` parameter values are not sent.
+
+        Raises:
+            errors.APIError subclass: OpsGenie answered with an error status, or a 2xx body that is
+                empty or not JSON (``BadResponseError``).
+            errors.TransportError: no answer (refused, reset, timeout).
+        """
+        url = self.url_for(segments)
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        path = urlsplit(url).path
+        started = time.monotonic()
+        try:
+            response = self.session.get(url, params=clean, timeout=self.timeout)
+            body_text = response.content  # read the whole body here, inside the try
+        except requests.exceptions.Timeout as exc:
+            raise errors.RequestTimeoutError(
+                f"OpsGenie did not answer GET {path} within the timeout "
+                f"(connect {self.timeout[0]:g} s, read {self.timeout[1]:g} s).",
+                hint="Check the Server URL and the network path to OpsGenie, or raise Timeout.",
+            ) from None
+        except requests.exceptions.RetryError:
+            raise errors.TransportError(
+                f"GET {path} kept failing and the retries ran out.", hint=None
+            ) from None
+        except requests.exceptions.SSLError:
+            raise errors.TransportError(
+                f"TLS verification failed for {self.base_url}.",
+                hint="Check the Server URL; certificates are always verified.",
+            ) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            raise errors.TransportError(
+                f"The connection was closed before the whole answer to GET {path} arrived.",
+                hint="A proxy or OpsGenie cut the answer short; try again.",
+            ) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise errors.TransportError(
+                f"Could not connect to {self.base_url}: {_short_reason(exc)}.",
+                hint="Check the Server URL (US https://api.opsgenie.com, EU https://api.eu.opsgenie.com) "
+                "and that this host can reach it.",
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise errors.TransportError(
+                f"GET {path} failed: {type(exc).__name__}.", hint=None
+            ) from None
+        elapsed = time.monotonic() - started
+        retries = getattr(getattr(response, "raw", None), "retries", None)
+        self.requests_sent += 1 + len(getattr(retries, "history", ()) or ())
+        self.last_rate_limit = {
+            k: v for k, v in response.headers.items() if k.lower().startswith("x-ratelimit-")
+        }
+        log.debug("GET %s -> %s in %.3f s", path, response.status_code, elapsed)
+        return self._decode(response, body_text, path)
+
+    def _decode(self, response: requests.Response, raw: bytes, path: str) -> dict:
+        status = response.status_code
+        content_type = response.headers.get("Content-Type", "")
+        body: Any = None
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+        header_request_id = response.headers.get("X-Request-ID")
+        if 200 <= status < 300:
+            if isinstance(body, dict):
+                return body
+            if not raw.strip():
+                what = "an empty body"
+            elif body is None:
+                what = f"a body that is not JSON ({content_type or 'no Content-Type'}: {_snippet(raw)})"
+            else:
+                what = "JSON that is not an object"
+            raise errors.BadResponseError(
+                f"OpsGenie answered {status} to GET {path} with {what}.",
+                status_code=status,
+                request_id=header_request_id,
+                path=path,
+                hint="A proxy may stand in front of the Server URL; check the Server URL.",
+            )
+        cls, hint = errors.error_class_for_status(status)
+        if isinstance(body, dict):
+            message = body.get("message") if isinstance(body.get("message"), str) else None
+            code = body.get("code") if isinstance(body.get("code"), int) else None
+            errs = body.get("errors")
+            request_id = body.get("requestId") if isinstance(body.get("requestId"), str) else None
+        else:
+            message = code = errs = request_id = None
+        if not message:
+            message = _message_without_json(status, response.reason, raw, content_type)
+        kwargs: Dict[str, Any] = {}
+        if cls is errors.RateLimitedError:
+            kwargs["retry_after"] = _retry_after(response)
+        raise cls(
+            message,
+            status_code=status,
+            code=code,
+            errors=errs,
+            request_id=request_id or header_request_id,
+            body=body if isinstance(body, dict) else None,
+            path=path,
+            hint=hint,
+            **kwargs,
+        )
+
+
+def _retry_after(response: requests.Response) -> Optional[float]:
+    for header in ("Retry-After", "X-RateLimit-Period-In-Sec"):
+        value = response.headers.get(header)
+        if value:
+            try:
+                return float(value)
+            except ValueError:
+                continue
+    return None
+
+
+def _snippet(raw: bytes, size: int = 80) -> str:
+    text = raw[:400].decode("utf-8", "replace")
+    text = " ".join(text.split())
+    return text[:size] + ("..." if len(text) > size else "")
+
+
+def _message_without_json(status: int, reason: Optional[str], raw: bytes, content_type: str) -> str:
+    reason = reason or "error"
+    if not raw.strip():
+        return f"HTTP {status} {reason} with an empty body."
+    if "html" in content_type.lower() or raw.lstrip()[:1] == b"<":
+        return f"HTTP {status} {reason}: an HTML page instead of OpsGenie's JSON (a proxy or gateway answered)."
+    return f"HTTP {status} {reason}: {_snippet(raw)}"
+
+
+def _short_reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
+                   "Connection reset", "No route to host", "Network is unreachable", "Max retries exceeded"):
+        if marker in text:
+            return marker.lower() if marker != "Max retries exceeded" else "the retries ran out"
+    return type(exc).__name__

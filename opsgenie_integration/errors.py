@@ -1,0 +1,229 @@
+"""The exception tree of the integration.
+
+Every failure a command can meet is one of these; the registry turns them into the error tab of
+the result envelope. Retriability is the class, not a flag::
+
+    OpsGenieIntegrationError
+    ├── InputError                  bad command input (validation)         no HTTP status
+    │   └── ConnectionSettingsError bad connection settings or secret      no HTTP status
+    ├── APIError                    OpsGenie answered with an error
+    │   ├── FatalAPIError
+    │   │   ├── BadRequestError         400
+    │   │   ├── AuthenticationError     401  key unknown, or wrong region
+    │   │   ├── PaymentRequiredError    402  the plan forbids the call
+    │   │   ├── ForbiddenError          403  key lacks a right (code 40301)
+    │   │   ├── NotFoundError           404
+    │   │   ├── UnprocessableError      422  malformed key, bad parameter or query
+    │   │   ├── UnexpectedStatusError   any other status
+    │   │   └── BadResponseError        2xx whose body is empty or not JSON
+    │   └── RetriableAPIError
+    │       ├── RateLimitedError        429
+    │       └── ServerError             5xx
+    └── TransportError              no answer: refused, timed out, reset (retriable)
+        └── RequestTimeoutError
+
+The client raises them (``classify_response`` picks the class from a status table); nothing here
+knows about the envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+
+class OpsGenieIntegrationError(Exception):
+    """Root of every error the integration reports.
+
+    Attributes:
+        message: a sentence a person can act on (OpsGenie's own message where it sent one).
+        status_code: HTTP status, or ``None`` when no answer came back.
+        error_type: short machine name used in the envelope (``auth``, ``rate_limited``...).
+        retryable: whether trying the same call again later may succeed.
+        hint: what to check, or ``None``.
+    """
+
+    error_type = "error"
+    retryable = False
+
+    def __init__(self, message: str, *, hint: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.status_code: Optional[int] = None
+        self.code: Optional[int] = None
+        self.request_id: Optional[str] = None
+        self.errors: Any = None
+        self.body: Any = None
+
+
+class InputError(OpsGenieIntegrationError):
+    """One or more command inputs are invalid.
+
+    Attributes:
+        problems: ``[{"parameter": display name, "id": input id, "message": ...}]``, every
+            problem found, not only the first.
+    """
+
+    error_type = "validation"
+
+    def __init__(self, problems: list, *, hint: Optional[str] = None) -> None:
+        self.problems = list(problems)
+        text = "; ".join(p["message"].rstrip(".") for p in self.problems) or "Invalid input"
+        super().__init__(text, hint=hint)
+        self.errors = {p["parameter"]: p["message"] for p in self.problems}
+
+
+class ConnectionSettingsError(InputError):
+    """The connection settings (server URL, API key or its reference, version) are unusable."""
+
+    error_type = "configuration"
+
+
+class APIError(OpsGenieIntegrationError):
+    """OpsGenie (or a proxy in front of it) answered with an error.
+
+    Attributes:
+        status_code: the HTTP status.
+        code: OpsGenie's numeric ``code`` (e.g. 40301), when sent.
+        errors: OpsGenie's ``errors`` map (field -> message), when sent.
+        request_id: OpsGenie's ``requestId`` (or the ``X-Request-ID`` header).
+        body: the decoded JSON body, or ``None`` when the body was not JSON.
+        method, path: the request that failed (path without the query string).
+    """
+
+    error_type = "api"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: Optional[int],
+        code: Optional[int] = None,
+        errors: Any = None,
+        request_id: Optional[str] = None,
+        body: Any = None,
+        method: str = "GET",
+        path: str = "",
+        hint: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status_code = status_code
+        self.code = code
+        self.errors = errors
+        self.request_id = request_id
+        self.body = body
+        self.method = method
+        self.path = path
+
+
+class FatalAPIError(APIError):
+    """An answer that trying again will not change."""
+
+
+class BadRequestError(FatalAPIError):
+    error_type = "bad_request"
+
+
+class AuthenticationError(FatalAPIError):
+    error_type = "auth"
+
+
+class PaymentRequiredError(FatalAPIError):
+    error_type = "plan"
+
+
+class ForbiddenError(FatalAPIError):
+    error_type = "forbidden"
+
+
+class NotFoundError(FatalAPIError):
+    error_type = "not_found"
+
+
+class UnprocessableError(FatalAPIError):
+    error_type = "unprocessable"
+
+
+class UnexpectedStatusError(FatalAPIError):
+    error_type = "unexpected_status"
+
+
+class BadResponseError(FatalAPIError):
+    """A successful status whose body is empty or is not the JSON OpsGenie sends."""
+
+    error_type = "bad_response"
+
+
+class RetriableAPIError(APIError):
+    """An answer that may succeed when tried again later."""
+
+    retryable = True
+
+
+class RateLimitedError(RetriableAPIError):
+    """429 after the retries ran out. ``retry_after`` is the wait the server asked for, in s."""
+
+    error_type = "rate_limited"
+
+    def __init__(self, *args: Any, retry_after: Optional[float] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(RetriableAPIError):
+    error_type = "server"
+
+
+class TransportError(OpsGenieIntegrationError):
+    """No usable answer came back: connection refused, reset, DNS, TLS, or a timeout."""
+
+    error_type = "transport"
+    retryable = True
+
+
+class RequestTimeoutError(TransportError):
+    error_type = "timeout"
+
+
+REGION_HINT = (
+    "Check the API Key, and that Server URL is the account's region: "
+    "https://api.opsgenie.com (US) or https://api.eu.opsgenie.com (EU)."
+)
+
+#: HTTP status -> (exception class, hint). Classification is by status (and ``code``), never by
+#: message text. Statuses not listed fall back by range (5xx: ServerError, else
+#: UnexpectedStatusError).
+STATUS_TABLE: Mapping[int, tuple] = {
+    400: (BadRequestError, "Check the command inputs."),
+    401: (AuthenticationError, REGION_HINT),
+    402: (PaymentRequiredError, "The OpsGenie plan of this account does not allow this call."),
+    403: (
+        ForbiddenError,
+        "The key lacks the right this call needs (Read for alerts; Configuration access for "
+        "schedules, on-calls, timelines, users and account), is scoped to another team, or is "
+        "not the key of an API integration.",
+    ),
+    404: (NotFoundError, "Check the name or id; names are matched exactly, case included."),
+    422: (
+        UnprocessableError,
+        "OpsGenie refused a value: a malformed API key (or a user's key instead of an API "
+        "integration's key), or an invalid parameter or search query.",
+    ),
+    429: (
+        RateLimitedError,
+        "OpsGenie's rate limit was reached and the retries ran out; try again later or lower "
+        "the call rate.",
+    ),
+}
+
+
+def error_class_for_status(status: int) -> tuple:
+    """Exception class and hint for an HTTP error status (see ``STATUS_TABLE``)."""
+    if status in STATUS_TABLE:
+        return STATUS_TABLE[status]
+    if 500 <= status <= 599:
+        return (
+            ServerError,
+            "OpsGenie or a proxy in front of it failed; the retries ran out. Try again later.",
+        )
+    return (UnexpectedStatusError, None)

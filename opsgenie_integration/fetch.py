@@ -1,0 +1,226 @@
+"""``opsgenie-integration fetch``: backfill and follow alerts as JSON Lines.
+
+Runs Fetch Event page after page (100 alerts a page) from a start time or a checkpoint file,
+writes each mapped event as one JSON line on stdout, progress on stderr, and the checkpoint file
+atomically after every page, so a stopped run resumes exactly where it stopped. SIGINT/SIGTERM
+finish the current page (events and checkpoint) and stop; a hard kill between writing a page and
+its checkpoint replays that page on resume (at least once, never lost). With ``--follow`` it
+keeps polling every ``--interval`` seconds. It paces itself on ``X-RateLimit-*`` headers and waits
+out a 429 whose retries ran out (the checkpoint does not move on failure, so retrying is safe).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional, TextIO
+
+FETCH_COMMAND = "Fetch Event"
+PAGE_LIMIT = 100
+MAX_FAILURES_IN_A_ROW = 5
+
+
+def add_fetch_parser(sub: Any) -> None:
+    from .cli import add_connection_arguments
+
+    parser = sub.add_parser("fetch", help="backfill (and follow) alerts as JSON Lines on stdout")
+    parser.add_argument("--start", metavar="TIME", help="window start (UTC unless an offset is given); "
+                        "default 24 hours ago; ignored when the checkpoint file holds a checkpoint")
+    parser.add_argument("--end", metavar="TIME", help="window end (exclusive); default: now (moving, with --follow)")
+    parser.add_argument("--query", metavar="QUERY", default=None, help="OpsGenie alert search query")
+    parser.add_argument("--checkpoint-file", metavar="FILE", help="read the checkpoint from FILE and write it after every page")
+    parser.add_argument("--field-mapping", metavar="FILE", help="field mapping file replacing the default event source's")
+    parser.add_argument("--follow", action="store_true", help="keep polling for new updates")
+    parser.add_argument("--interval", type=float, default=60.0, metavar="S", help="seconds between polls with --follow (default 60)")
+    parser.add_argument("--max-events", type=int, default=None, metavar="N", help="stop after about N events (whole pages)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--verbose", "-v", action="count", default=0, help="log to stderr")
+    add_connection_arguments(parser)
+    parser.set_defaults(handler=cmd_fetch)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically (temp file in the same folder, fsync, rename)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(folder))
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+
+
+def read_checkpoint_file(path: Optional[str]) -> Optional[str]:
+    if not path:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+class _Stop:
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+
+class Progress:
+    """Counts and prints progress to stderr at most once a second."""
+
+    def __init__(self, stream: TextIO, quiet: bool) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.started = time.monotonic()
+        self.events = 0
+        self.pages = 0
+        self._last = 0.0
+
+    def page(self, events: int) -> None:
+        self.events += events
+        self.pages += 1
+        now = time.monotonic()
+        if not self.quiet and now - self._last >= 1.0:
+            self._last = now
+            self.stream.write(f"fetch: {self.events} events, {self.pages} pages, {self.rate():.0f} events/s\n")
+            self.stream.flush()
+
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.events / elapsed if elapsed > 0 else 0.0
+
+    def summary(self, requests: int) -> Dict[str, Any]:
+        elapsed = time.monotonic() - self.started
+        return {"events": self.events, "pages": self.pages, "requests": requests,
+                "seconds": round(elapsed, 3), "events_per_second": round(self.rate(), 1)}
+
+
+def _pace(client: Any, stop: _Stop) -> None:
+    """Sleep when OpsGenie says the key is being throttled."""
+    headers = {k.lower(): v for k, v in client.last_rate_limit.items()}
+    if headers.get("x-ratelimit-state", "").upper() == "THROTTLED":
+        try:
+            period = float(headers.get("x-ratelimit-period-in-sec", "1"))
+        except ValueError:
+            period = 1.0
+        _sleep(min(max(period, 0.1), 60.0), stop)
+
+
+def _sleep(seconds: float, stop: _Stop) -> None:
+    deadline = time.monotonic() + seconds
+    while not stop.requested and time.monotonic() < deadline:
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from . import envelope as env
+    from .cli import ExitStatus, SandboxConnection, UsageError, _print_json
+    from .errors import OpsGenieIntegrationError
+    from .integration import Integration
+    from .logs import configure_cli_logging
+
+    if args.follow and args.end:
+        raise UsageError("fetch: --end and --follow cannot be used together")
+    if args.interval <= 0:
+        raise UsageError("fetch: --interval must be above 0")
+    redactor = configure_cli_logging(stderr, args.verbose)
+    integration = Integration.load()
+    stop = _Stop()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)} \
+        if _in_main_thread() else {}
+    progress = Progress(stderr, args.quiet)
+    inputs: Dict[str, Any] = {"limit": PAGE_LIMIT}
+    for key, value in (("start_time", args.start), ("end_time", args.end), ("query", args.query),
+                       ("field_mapping", args.field_mapping)):
+        if value:
+            inputs[key] = value
+    try:
+        checkpoint = read_checkpoint_file(args.checkpoint_file)
+    except OSError as exc:
+        stderr.write(f"fetch: cannot read --checkpoint-file: {exc.strerror}\n")
+        return ExitStatus.FAILED
+    status = ExitStatus.SUCCESSFUL
+    try:
+        with SandboxConnection(args, stderr) as settings:
+            if isinstance(settings.get("api_key"), str):
+                redactor.add([settings["api_key"]])
+            try:
+                connection = integration.connect(settings)
+            except OpsGenieIntegrationError as exc:
+                _print_json(stderr, env.failure(FETCH_COMMAND, exc))
+                return ExitStatus.FAILED
+            redactor.add(connection.secrets)
+            with connection:
+                status = _loop(integration, connection, inputs, checkpoint, args, stdout, stderr, stop, progress)
+                summary = progress.summary(connection.client.requests_sent)
+    except OpsGenieIntegrationError as exc:
+        _print_json(stderr, env.failure(FETCH_COMMAND, exc))
+        return ExitStatus.FAILED
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not args.quiet:
+        stderr.write("fetch: done " + json.dumps(summary) + "\n")
+    return status
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _loop(integration, connection, inputs, checkpoint, args, stdout, stderr, stop, progress) -> int:
+    from .cli import ExitStatus
+
+    failures = 0
+    empty_in_a_row = 0
+    while not stop.requested:
+        call = dict(inputs)
+        if checkpoint:
+            call["checkpoint"] = checkpoint
+        envelope = integration.run(FETCH_COMMAND, call, connection)
+        if envelope["return_data"] != "Successful":
+            error = envelope["error"] or {}
+            failures += 1
+            stderr.write(f"fetch: {error.get('text')}\n")
+            if not error.get("retryable") or (failures >= MAX_FAILURES_IN_A_ROW and not args.follow):
+                return ExitStatus.FAILED
+            _sleep(min(60.0, 2.0 ** failures), stop)
+            continue
+        failures = 0
+        events = envelope["events"]
+        if events:
+            stdout.write("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+            stdout.flush()
+        checkpoint = envelope["checkpoint"]
+        if args.checkpoint_file:
+            write_atomically(Path(args.checkpoint_file), checkpoint + "\n")
+        progress.page(len(events))
+        if args.max_events is not None and progress.events >= args.max_events:
+            break
+        if envelope.get("events") or envelope.get("has_more"):
+            empty_in_a_row = 0 if envelope.get("events") else empty_in_a_row + 1
+            if empty_in_a_row < 10:
+                _pace(connection.client, stop)
+                continue
+        if not args.follow:
+            break
+        _sleep(args.interval, stop)
+    return ExitStatus.SUCCESSFUL

@@ -1,0 +1,235 @@
+"""The host's entry point: ``Integration.load()``, ``connect()``, ``run()``.
+
+```python
+from opsgenie_integration import Integration
+integration = Integration.load()
+connection = integration.connect({"server_url": "https://api.eu.opsgenie.com", "api_key": "env:OPSGENIE_API_KEY"})
+envelope = integration.run("Fetch Event", {"Start Time": "2024-03-01 00:00"}, connection)
+```
+
+``run`` never raises for anything the user or OpsGenie did: it returns the envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+
+from . import envelope as env
+from .client import OpsGenieClient
+from .errors import ConnectionSettingsError, InputError, OpsGenieIntegrationError
+from .manifest import CommandDefinition, Manifest, load_json, load_manifest
+from .registry import (
+    CommandContext,
+    RegisteredCommand,
+    build_plugin_manager,
+    collect_commands,
+)
+from .secrets import secret_error, split_reference
+from .validation import InputValidator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Connection:
+    """A validated connection: the settings (API key resolved) and its client.
+
+    ``secrets`` are the strings scrubbed from every envelope made with this connection.
+    """
+
+    settings: Dict[str, Any]
+    client: OpsGenieClient
+    secrets: tuple
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class Integration:
+    """The loaded integration: manifest, plugins, compiled validators.
+
+    Build it with ``Integration.load()``; it is immutable afterwards and may be shared.
+    """
+
+    def __init__(self, manifest: Manifest, plugin_manager: Any, commands: Dict[str, RegisteredCommand]) -> None:
+        self.manifest = manifest
+        self.plugin_manager = plugin_manager
+        self._commands = commands
+        self._connection_validator = InputValidator(
+            manifest.connection_parameters, load_json(manifest.connection_schema)
+        )
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        plugins: Iterable[Any] = (),
+        entry_points: bool = True,
+        manifest_path: Optional[Union[str, Path]] = None,
+    ) -> "Integration":
+        """Load the manifest, the plugins and the schemas, and check that they agree.
+
+        Args:
+            plugins: extra plugin objects or modules to register (tests, hosts).
+            entry_points: also load installed plugins of the ``opsgenie_integration`` group.
+            manifest_path: another manifest file (tests).
+
+        Raises:
+            manifest.ManifestError / registry.RegistryError: every inconsistency, at once.
+            pluggy.PluginValidationError: a misspelt or mistyped hook implementation.
+        """
+        manifest = load_manifest(Path(manifest_path) if manifest_path else None)
+        manager = build_plugin_manager(plugins, entry_points=entry_points)
+        return cls(manifest, manager, collect_commands(manager, manifest))
+
+    # -- discovery --------------------------------------------------------------------------
+
+    @property
+    def commands(self) -> List[CommandDefinition]:
+        """The commands, in manifest order."""
+        return [c for c in self.manifest.commands if c.id in self._commands]
+
+    def command(self, name_or_id: str) -> Optional[CommandDefinition]:
+        """A command by display name or id (case, ``_`` and spacing ignored), or None."""
+        definition = self.manifest.command(name_or_id) if isinstance(name_or_id, str) else None
+        return definition if definition and definition.id in self._commands else None
+
+    # -- connection -------------------------------------------------------------------------
+
+    def connect(self, settings: Mapping[str, Any], *, session: Any = None) -> Connection:
+        """Validate connection settings, resolve the API key reference, build the client.
+
+        Args:
+            settings: ``server_url``, ``api_key`` (literal or reference), ``api_version``,
+                ``timeout`` (s), ``max_retry_time`` (s); display names are accepted too.
+            session: a ``requests.Session`` to use (tests).
+
+        Raises:
+            ConnectionSettingsError: every problem, naming the setting; never the key.
+        """
+        try:
+            values = self._connection_validator.validate(settings)
+        except ConnectionSettingsError:
+            raise
+        except InputError as exc:
+            raise ConnectionSettingsError(exc.problems) from None
+        raw_key = values["api_key"]
+        secrets = [raw_key.strip()]
+        key = self._resolve_secret(raw_key)
+        secrets.append(key)
+        values["api_key"] = key
+        client = OpsGenieClient(
+            values["server_url"],
+            key,
+            values["api_version"],
+            timeout=values["timeout"],
+            max_retry_time=values["max_retry_time"],
+            session=session,
+        )
+        return Connection(settings=values, client=client, secrets=tuple(s for s in secrets if s))
+
+    def _resolve_secret(self, value: str) -> str:
+        reference = split_reference(value)
+        if reference is None:
+            return value.strip()
+        scheme, rest = reference
+        full = f"{scheme}:{rest}"
+        try:
+            resolved = self.plugin_manager.hook.opsgenie_resolve_secret(scheme=scheme, reference=rest)
+        except OpsGenieIntegrationError:
+            raise
+        except Exception as exc:  # a vault plugin failed in its own way
+            raise secret_error(full, f"the secret plugin for {scheme!r} failed ({type(exc).__name__})") from None
+        if resolved is None:
+            raise secret_error(full, f"no secret resolver knows the scheme {scheme!r} of {full!r} "
+                                     "(built in: env, file, keyring; others come from plugins)")
+        if not isinstance(resolved, str) or not resolved.strip():
+            raise secret_error(full, f"the secret named by {full!r} is empty")
+        return resolved.strip()
+
+    # -- running ----------------------------------------------------------------------------
+
+    def run(
+        self,
+        command: str,
+        inputs: Optional[Mapping[str, Any]] = None,
+        connection: Union[Connection, Mapping[str, Any], None] = None,
+    ) -> Dict[str, Any]:
+        """Run one command and return its envelope (``schemas/envelope.schema.json``).
+
+        Args:
+            command: display name or id.
+            inputs: by display name or id.
+            connection: a ``Connection``, or settings to connect with (closed afterwards).
+
+        Never raises for bad input, bad settings or OpsGenie failures: those are Failed envelopes.
+        """
+        started = time.monotonic()
+        definition = self.command(command)
+        display = definition.name if definition else str(command)
+        secrets: tuple = ()
+        owned: Optional[Connection] = None
+        if isinstance(connection, Connection):
+            secrets = connection.secrets
+        elif isinstance(connection, Mapping):
+            raw_key = connection.get("api_key") or connection.get("API Key")
+            secrets = (raw_key,) if isinstance(raw_key, str) else ()
+        try:
+            if definition is None:
+                known = ", ".join(c.name for c in self.commands)
+                raise InputError([{"parameter": "command", "id": "command",
+                                   "message": f"Unknown command {command!r}. Commands: {known}."}])
+            registered = self._commands[definition.id]
+            inputs_by_id = registered.validator.validate(inputs)
+            if isinstance(connection, Connection):
+                active = connection
+            elif connection is None:
+                raise ConnectionSettingsError([{"parameter": "connection", "id": "connection",
+                                                "message": "No connection settings were given (server_url, api_key)."}])
+            else:
+                owned = active = self.connect(connection)
+                secrets = active.secrets
+            self.plugin_manager.hook.opsgenie_before_command(command=display, inputs=inputs_by_id)
+            context = CommandContext(
+                inputs=inputs_by_id,
+                client=active.client,
+                command=definition,
+                default_field_mapping=(self.manifest.event_source_for(definition.id) or {}).get("field_mapping"),
+                manifest=self.manifest,
+            )
+            result = registered.handler(context)
+            if result.error is not None:
+                envelope = env.failure(display, result.error, result.raw_data, result.outputs)
+            else:
+                envelope = env.success(display, result.raw_data, result.outputs)
+        except OpsGenieIntegrationError as exc:
+            envelope = env.failure(display, exc, exc.body)
+        except Exception as exc:  # the last line of defence: a bug must not crash the host
+            log.debug("Unexpected error in %s", display, exc_info=True)
+            internal = OpsGenieIntegrationError(
+                f"Unexpected internal error ({type(exc).__name__}). This is a bug in the integration; "
+                "run with --verbose and report it.",
+            )
+            internal.error_type = "internal"
+            envelope = env.failure(display, internal, None)
+        finally:
+            if owned is not None:
+                owned.close()
+        envelope = env.scrub(envelope, secrets)
+        try:
+            self.plugin_manager.hook.opsgenie_after_command(
+                command=display, envelope=envelope, seconds=time.monotonic() - started
+            )
+        except Exception:  # an audit hook must not change the outcome
+            log.warning("An opsgenie_after_command hook failed", exc_info=True)
+        return envelope

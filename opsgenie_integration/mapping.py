@@ -1,0 +1,225 @@
+"""Field mapping: how Fetch Event turns OpsGenie's answer into events (jsonpath-ng).
+
+A field mapping file (``schemas/field_mapping.schema.json``) names the Main Event JSON Path (the
+alerts in the answer, ``$.data``) and, per event field, a JSONPath relative to one alert. Paths
+are parsed once at load; a bad one fails the load with its field name. Applying a path: no match
+gives ``None`` (never an error), one match its value, several matches a list.
+
+Simple paths (``$.a.b[0]``: names and indexes only) are compiled into a plain Python accessor,
+so mapping 100,000 alerts costs about as much as a hand-written dict comprehension; any other
+path (wildcards, filters, slices) goes through jsonpath-ng's ``find``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+import yaml
+from jsonpath_ng import jsonpath
+from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext import parse as parse_jsonpath
+
+from .errors import InputError
+from .manifest import load_json
+from .resources import data_path
+from .validation import compile_validator
+
+Step = Union[str, int]
+Accessor = Callable[[Any], Any]
+
+
+class FieldMappingError(InputError):
+    """A field mapping file cannot be read, does not follow the format, or has a bad JSONPath."""
+
+    error_type = "configuration"
+
+
+def _simple_steps(expression: jsonpath.JSONPath) -> Optional[List[Step]]:
+    """The name/index steps of a path made only of those, else ``None``."""
+    if isinstance(expression, (jsonpath.Root, jsonpath.This)):
+        return []
+    if isinstance(expression, jsonpath.Fields) and len(expression.fields) == 1 and expression.fields[0] != "*":
+        return [expression.fields[0]]
+    if isinstance(expression, jsonpath.Index) and len(getattr(expression, "indices", (0, 0))) == 1:
+        return [expression.indices[0] if hasattr(expression, "indices") else expression.index]
+    if isinstance(expression, jsonpath.Child):
+        left, right = _simple_steps(expression.left), _simple_steps(expression.right)
+        if left is not None and right is not None:
+            return left + right
+    return None
+
+
+def _accessor_for_steps(steps: List[Step]) -> Accessor:
+    def access(value: Any) -> Any:
+        for step in steps:
+            if isinstance(step, str):
+                if not isinstance(value, dict):
+                    return None
+                value = value.get(step)
+            else:
+                if not isinstance(value, list) or not -len(value) <= step < len(value):
+                    return None
+                value = value[step]
+            if value is None:
+                return None
+        return value
+
+    return access
+
+
+def _accessor_for_jsonpath(expression: jsonpath.JSONPath) -> Accessor:
+    def access(value: Any) -> Any:
+        matches = [m.value for m in expression.find(value)]
+        if not matches:
+            return None
+        return matches[0] if len(matches) == 1 else matches
+
+    return access
+
+
+def compile_path(text: str) -> Tuple[Accessor, Optional[List[Step]]]:
+    """Compile one JSONPath (a leading ``.`` means ``$.``).
+
+    Returns the accessor and, for simple paths, their steps.
+
+    Raises:
+        ValueError: the path does not parse.
+    """
+    source = text.strip()
+    if source.startswith("."):
+        source = "$" + source
+    try:
+        expression = parse_jsonpath(source)
+    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # jsonpath-ng raises plain Exception too
+        raise ValueError(f"{text!r} is not a valid JSONPath ({exc})") from None
+    steps = _simple_steps(expression)
+    if steps is not None:
+        return _accessor_for_steps(steps), steps
+    return _accessor_for_jsonpath(expression), None
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """A loaded, compiled field mapping.
+
+    Attributes:
+        name: event source name; field_names: event field names in file order.
+    """
+
+    name: str
+    main_event_json_path: str
+    field_names: Tuple[str, ...]
+    _events: Accessor
+    _map_one: Callable[[Any], Dict[str, Any]]
+
+    def events(self, answer: Any) -> List[Any]:
+        """The alerts selected by the Main Event JSON Path in one OpsGenie answer."""
+        found = self._events(answer)
+        if found is None:
+            return []
+        return found if isinstance(found, list) else [found]
+
+    def map_event(self, alert: Any) -> Dict[str, Any]:
+        """One event: ``{field name: value or None}``."""
+        return self._map_one(alert)
+
+    def map_answer(self, answer: Any) -> List[Dict[str, Any]]:
+        """Every event of one answer, in order."""
+        map_one = self._map_one
+        return [map_one(alert) for alert in self.events(answer)]
+
+
+def _build_mapper(fields: List[Tuple[str, Accessor, Optional[List[Step]]]]) -> Callable[[Any], Dict[str, Any]]:
+    """One function mapping an alert to its event.
+
+    Top-level names (the usual case) are read with ``dict.get`` in a generated function; the rest
+    through their accessor. The generated code holds no text from the mapping file: names and keys
+    are passed in as bound constants.
+    """
+    namespace: Dict[str, Any] = {}
+    items = []
+    for index, (_name, accessor, steps) in enumerate(fields):
+        namespace[f"n{index}"] = _name
+        if steps is not None and len(steps) == 1 and isinstance(steps[0], str):
+            namespace[f"k{index}"] = steps[0]
+            items.append(f"n{index}: g(k{index})")
+        else:
+            namespace[f"a{index}"] = accessor
+            items.append(f"n{index}: a{index}(alert)")
+    source = (
+        "def map_event(alert):\n"
+        "    g = alert.get if isinstance(alert, dict) else _none\n"
+        f"    return {{{', '.join(items)}}}\n"
+    )
+    namespace["_none"] = lambda _key: None
+    exec(compile(source, "<field mapping>", "exec"), namespace)  # noqa: S102 - constants only
+    return namespace["map_event"]
+
+
+@lru_cache(maxsize=1)
+def _mapping_validator():
+    return compile_validator(load_json("schemas/field_mapping.schema.json"))
+
+
+def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mapping File") -> FieldMapping:
+    """Load, validate and compile a field mapping file (YAML or JSON).
+
+    Raises:
+        FieldMappingError: naming ``parameter``, with every problem (unreadable file, schema
+            errors with their paths, bad JSONPaths with their field names).
+    """
+    path = Path(path)
+
+    def problem(text: str) -> Dict[str, str]:
+        return {"parameter": parameter, "id": "field_mapping", "message": f"{parameter} {str(path)!r}: {text}"}
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FieldMappingError([problem(f"cannot be read ({exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc})")]) from None
+    except (ValueError, yaml.YAMLError) as exc:
+        raise FieldMappingError([problem(f"is not valid YAML or JSON ({str(exc).splitlines()[0]})")]) from None
+    errors = sorted(_mapping_validator().iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        from .manifest import format_path
+
+        raise FieldMappingError([problem(f"{format_path(e.absolute_path)}: {e.message}") for e in errors])
+    problems = []
+    compiled: List[Tuple[str, Accessor, Optional[List[Step]]]] = []
+    seen = set()
+    try:
+        events_accessor, _ = compile_path(raw["main_event_json_path"])
+    except ValueError as exc:
+        problems.append(problem(f"main_event_json_path: {exc}"))
+        events_accessor = None
+    for index, entry in enumerate(raw["fields"]):
+        name = entry["field_name"]
+        if name in seen:
+            problems.append(problem(f"fields[{index}].field_name: {name!r} appears twice"))
+        seen.add(name)
+        try:
+            accessor, steps = compile_path(entry["source_field"])
+        except ValueError as exc:
+            problems.append(problem(f"fields[{index}] ({name}): {exc}"))
+            continue
+        compiled.append((name, accessor, steps))
+    if problems:
+        raise FieldMappingError(problems)
+    return FieldMapping(
+        name=raw.get("name") or path.stem,
+        main_event_json_path=raw["main_event_json_path"],
+        field_names=tuple(n for n, _, _ in compiled),
+        _events=events_accessor,
+        _map_one=_build_mapper(compiled),
+    )
+
+
+@lru_cache(maxsize=8)
+def default_field_mapping(relative: str = "field_mappings/default_event_source.yaml") -> FieldMapping:
+    """The packaged default event source's mapping, loaded and compiled once."""
+    return load_field_mapping(data_path(relative))

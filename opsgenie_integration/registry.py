@@ -1,0 +1,183 @@
+"""The command registry: a fresh pluggy plugin manager, the commands the plugins provide, and the
+consistency checks between them, the manifest and the input schemas.
+
+At start-up it refuses: a command id given twice, a handler with no manifest entry, a manifest
+command with no handler, an input schema that is missing, invalid or out of step with the
+manifest's inputs, and misspelt hook implementations (``check_pending``). Each problem says which
+plugin gave what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence
+
+import pluggy
+from jsonschema.exceptions import SchemaError
+
+from . import hookspecs
+from .manifest import CommandDefinition, Manifest, ManifestError, load_json
+from .validation import InputValidator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import OpsGenieClient
+    from .errors import OpsGenieIntegrationError
+
+#: Built-in plugins, registered under the same names as their entry points in pyproject.toml, so
+#: loading entry points never registers them twice.
+DEFAULT_PLUGINS = (
+    ("builtin_commands", "opsgenie_integration.handlers"),
+    ("builtin_secrets", "opsgenie_integration.secrets"),
+)
+ENTRY_POINT_GROUP = hookspecs.PROJECT
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What a handler gets: validated ``inputs`` (by id, defaults applied), the ``client``, its
+    manifest ``command`` definition and the event source's default field mapping path (or None)."""
+
+    inputs: Dict[str, Any]
+    client: "OpsGenieClient"
+    command: CommandDefinition
+    default_field_mapping: Optional[str] = None
+    manifest: Optional[Manifest] = None
+
+
+@dataclass
+class CommandResult:
+    """What a handler returns.
+
+    Attributes:
+        raw_data: OpsGenie's answer(s) (a list when several calls were made).
+        outputs: the command's own keys of the envelope (see the manifest's outputs).
+        error: set when the command ran but its outcome is a failure (Test Connection).
+    """
+
+    raw_data: Any
+    outputs: Dict[str, Any] = field(default_factory=dict)
+    error: "Optional[OpsGenieIntegrationError]" = None
+
+
+Handler = Callable[[CommandContext], CommandResult]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command a plugin provides: the manifest ``id`` and the handler implementing it."""
+
+    id: str
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class RegisteredCommand:
+    definition: CommandDefinition
+    handler: Handler
+    plugin: str
+    validator: InputValidator
+
+
+class RegistryError(ManifestError):
+    """The plugins, the manifest and the schemas do not agree; ``problems`` lists every mismatch."""
+
+
+def _import(module_name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(module_name)
+
+
+def build_plugin_manager(plugins: Iterable[Any] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
+    """A new plugin manager with the hookspecs, the built-in plugins, ``plugins`` and, when
+    ``entry_points``, the installed third-party plugins of the ``opsgenie_integration`` group.
+
+    Raises:
+        pluggy.PluginValidationError: a hook implementation does not match its spec, or a plugin
+            implements a hook that does not exist (``check_pending``).
+    """
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    for name, module_name in DEFAULT_PLUGINS:
+        manager.register(_import(module_name), name=name)
+    for plugin in plugins:
+        manager.register(plugin)
+    if entry_points:
+        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    manager.check_pending()
+    return manager
+
+
+def collect_commands(manager: pluggy.PluginManager, manifest: Manifest) -> Dict[str, RegisteredCommand]:
+    """Ask every plugin for its commands and check them against the manifest and the schemas.
+
+    Returns the commands by manifest id.
+
+    Raises:
+        RegistryError: with every problem found.
+    """
+    problems: List[str] = []
+    given: Dict[str, tuple] = {}
+    for impl in manager.hook.opsgenie_register_commands.get_hookimpls():
+        specs = impl.function() or []
+        for spec in specs:
+            if not isinstance(spec, CommandSpec) or not callable(spec.handler):
+                problems.append(f"plugin {impl.plugin_name!r} returned {spec!r}, not a CommandSpec with a handler")
+                continue
+            if spec.id in given:
+                problems.append(
+                    f"command {spec.id!r} is provided twice: by plugin {given[spec.id][1]!r} and by {impl.plugin_name!r}"
+                )
+                continue
+            given[spec.id] = (spec.handler, impl.plugin_name)
+    declared = {c.id: c for c in manifest.commands}
+    for command_id, (_, plugin) in given.items():
+        if command_id not in declared:
+            problems.append(f"plugin {plugin!r} provides command {command_id!r}, which integration.yaml does not declare")
+    registered: Dict[str, RegisteredCommand] = {}
+    for command_id, definition in declared.items():
+        if command_id not in given:
+            problems.append(f"integration.yaml declares command {command_id!r} ({definition.name}), but no plugin provides a handler")
+            continue
+        validator = _validator_for(definition, problems)
+        if validator is not None:
+            handler, plugin = given[command_id]
+            registered[command_id] = RegisteredCommand(definition, handler, plugin, validator)
+    if problems:
+        raise RegistryError(problems)
+    return registered
+
+
+def _validator_for(definition: CommandDefinition, problems: List[str]) -> Optional[InputValidator]:
+    where = f"command {definition.id!r}: {definition.input_schema}"
+    try:
+        schema = load_json(definition.input_schema)
+    except (OSError, ValueError) as exc:
+        problems.append(f"{where} cannot be read ({exc})")
+        return None
+    problems.extend(f"{where}: {p}" for p in schema_drift(schema, definition.inputs))
+    try:
+        return InputValidator(definition.inputs, schema)
+    except SchemaError as exc:
+        problems.append(f"{where} is not a valid JSON Schema ({exc.message})")
+        return None
+
+
+def schema_drift(schema: dict, parameters: Sequence[Any]) -> List[str]:
+    """Differences between an input schema and the manifest's parameters (names, required)."""
+    problems = []
+    properties = set(schema.get("properties", {}))
+    ids = {p.id for p in parameters}
+    for missing in sorted(ids - properties):
+        problems.append(f"input {missing!r} is in integration.yaml but not in the schema")
+    for extra in sorted(properties - ids):
+        problems.append(f"property {extra!r} is in the schema but not in integration.yaml")
+    required_schema = set(schema.get("required", []))
+    required_manifest = {p.id for p in parameters if p.required}
+    if required_schema != required_manifest:
+        problems.append(
+            f"required inputs differ: schema {sorted(required_schema)}, integration.yaml {sorted(required_manifest)}"
+        )
+    if schema.get("additionalProperties") is not False:
+        problems.append("the schema must refuse unknown inputs (additionalProperties: false)")
+    return problems

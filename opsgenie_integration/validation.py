@@ -1,0 +1,187 @@
+"""Input validation: one compiled JSON Schema validator per command, errors named for people.
+
+Inputs may be named by display name (``Start Time``) or id (``start_time``). Values typed as text
+are coerced where the schema wants a number or a boolean; ``null`` and (for optional inputs) blank
+text count as left out. After validation the manifest's defaults are applied explicitly. Every
+problem is reported at once, each naming the parameter as ``Display Name (id)`` and saying what
+was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Mapping, Sequence
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from .checkpoint import is_checkpoint
+from .client import normalize_server_url
+from .errors import InputError
+from .manifest import Parameter, _fold
+from .times import TIME_FORMATS_HELP, is_user_time
+
+
+def _is_server_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # the type keyword reports it
+    try:
+        normalize_server_url(value)
+    except ValueError:
+        return False
+    return True
+
+
+FORMAT_CHECKER = FormatChecker(formats=())
+FORMAT_CHECKER.checks("opsgenie-time")(lambda v: not isinstance(v, (str, int)) or is_user_time(v))
+FORMAT_CHECKER.checks("opsgenie-checkpoint")(lambda v: not isinstance(v, str) or is_checkpoint(v))
+FORMAT_CHECKER.checks("opsgenie-server-url")(_is_server_url)
+
+_FORMAT_EXPECTED = {
+    "opsgenie-time": f"expected {TIME_FORMATS_HELP}",
+    "opsgenie-checkpoint": "expected the checkpoint string of an earlier Fetch Event result (ck1....)",
+    "opsgenie-server-url": "expected https://api.opsgenie.com (US) or https://api.eu.opsgenie.com (EU); "
+    "http only for loopback hosts; no path, query or credentials",
+}
+_TYPE_NAMES = {"integer": "an integer", "number": "a number", "string": "text", "boolean": "true or false",
+               "object": "an object", "array": "a list", "null": "null"}
+_INT_TEXT = re.compile(r"^\s*[+-]?\d{1,18}\s*$")
+_NUMBER_TEXT = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+def compile_validator(schema: dict) -> Draft202012Validator:
+    """Check a schema and compile its validator (with the project's format checks switched on).
+
+    Raises:
+        jsonschema.exceptions.SchemaError: the schema itself is invalid.
+    """
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+
+
+def _show(value: Any, size: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= size else text[: size - 3] + "..."
+
+
+class InputValidator:
+    """Validates the inputs of one command (or the connection) against its schema and parameters.
+
+    Args:
+        parameters: the manifest's parameters (ids, display names, defaults, required).
+        schema: the JSON Schema of the inputs (types and constraints).
+    """
+
+    def __init__(self, parameters: Sequence[Parameter], schema: dict) -> None:
+        self.parameters = {p.id: p for p in parameters}
+        self.schema = schema
+        self.validator = compile_validator(schema)
+        self._names: Dict[str, str] = {}
+        for parameter in parameters:
+            self._names[_fold(parameter.id)] = parameter.id
+            self._names[_fold(parameter.title)] = parameter.id
+        self._properties: Dict[str, dict] = schema.get("properties", {})
+
+    def label(self, input_id: str) -> str:
+        """``Display Name (id)`` of an input."""
+        parameter = self.parameters.get(input_id)
+        return f"{parameter.title} ({input_id})" if parameter else input_id
+
+    def _problem(self, input_id: str, text: str) -> Dict[str, str]:
+        parameter = self.parameters.get(input_id)
+        name = parameter.title if parameter else input_id
+        return {"parameter": name, "id": input_id, "message": f"{self.label(input_id)}: {text}"}
+
+    def validate(self, given: Any) -> Dict[str, Any]:
+        """Return the inputs keyed by id, coerced, with defaults applied.
+
+        Raises:
+            InputError: every problem at once.
+        """
+        if given is None:
+            given = {}
+        if not isinstance(given, Mapping):
+            raise InputError([{"parameter": "inputs", "id": "inputs",
+                               "message": f"inputs must be an object of name: value, got {type(given).__name__}"}])
+        problems: List[Dict[str, str]] = []
+        values: Dict[str, Any] = {}
+        for name, value in given.items():
+            input_id = self._names.get(_fold(name)) if isinstance(name, str) else None
+            if input_id is None:
+                known = ", ".join(self.label(i) for i in self.parameters) or "none"
+                problems.append({"parameter": str(name), "id": str(name),
+                                 "message": f"Unknown input {_show(name)}. Known inputs: {known}."})
+                continue
+            if input_id in values:
+                problems.append(self._problem(input_id, "given twice (by display name and by id)"))
+                continue
+            if value is None:
+                continue
+            if isinstance(value, str) and not value.strip() and not self.parameters[input_id].required:
+                continue
+            values[input_id] = self._coerce(input_id, value)
+        for error in self.validator.iter_errors(values):
+            problems.extend(self._translate(error, values))
+        if problems:
+            order = list(self.parameters)
+            problems.sort(key=lambda p: order.index(p["id"]) if p["id"] in order else -1)
+            raise InputError(problems)
+        for input_id, parameter in self.parameters.items():
+            if input_id not in values and parameter.default is not None:
+                values[input_id] = parameter.default
+        return values
+
+    def _coerce(self, input_id: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        wanted = self._properties.get(input_id, {}).get("type")
+        types = wanted if isinstance(wanted, list) else [wanted]
+        if "string" in types:
+            return value
+        if "integer" in types and _INT_TEXT.match(value):
+            return int(value)
+        if "number" in types and _NUMBER_TEXT.match(value):
+            number = float(value)
+            return int(number) if number.is_integer() and "." not in value else number
+        if "boolean" in types and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        return value
+
+    def _translate(self, error: ValidationError, values: Mapping[str, Any]) -> List[Dict[str, str]]:
+        if error.validator == "required":
+            return [self._problem(i, "is required") for i in error.validator_value if i not in values]
+        if error.validator == "additionalProperties":
+            return [self._problem(str(k), "is not an input of this command")
+                    for k in values if k not in self._properties]
+        input_id = str(error.absolute_path[0]) if error.absolute_path else "inputs"
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        value = error.instance
+        kind = error.validator
+        if kind == "type":
+            wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+            expected = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+            text = f"expected {expected}, got {_show(value)}"
+        elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            low = schema.get("minimum", schema.get("exclusiveMinimum"))
+            high = schema.get("maximum", schema.get("exclusiveMaximum"))
+            if low is not None and high is not None:
+                text = f"expected a number from {low} to {high}, got {_show(value)}"
+            elif low is not None:
+                text = f"expected a number above {low}, got {_show(value)}"
+            else:
+                text = f"expected a number up to {high}, got {_show(value)}"
+        elif kind == "enum":
+            text = f"expected one of {', '.join(map(str, error.validator_value))}, got {_show(value)}"
+        elif kind == "pattern" and error.validator_value == "\\S":
+            text = "must not be empty or only whitespace"
+        elif kind == "pattern":
+            text = f"expected {schema.get('x-expected', 'a value matching ' + error.validator_value)}, got {_show(value)}"
+        elif kind == "format":
+            text = f"{_FORMAT_EXPECTED.get(error.validator_value, 'invalid format')}, got {_show(value)}"
+        elif kind == "maxLength":
+            text = f"must be at most {error.validator_value} characters long (got {len(value)})"
+        elif kind == "minLength":
+            text = "must not be empty"
+        else:
+            text = error.message
+        return [self._problem(input_id, text)]
