@@ -1,0 +1,182 @@
+"""The manifest, the registry and the schemas must agree; the registry refuses them when they drift."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+
+import pluggy
+import pytest
+import yaml
+
+from opsgenie_integration import Integration
+from opsgenie_integration.hookspecs import hookimpl
+from opsgenie_integration.manifest import ManifestError, load_manifest
+from opsgenie_integration.registry import CommandResult, CommandSpec, RegistryError, schema_drift
+
+from conftest import REPO
+
+SIX = ["fetch_event", "get_on_call_user", "get_schedules", "get_schedule_timeline", "get_single_user", "test_connection"]
+
+
+def test_manifest_declares_the_six_commands():
+    manifest = load_manifest()
+    assert [c.id for c in manifest.commands] == SIX
+    assert [c.name for c in manifest.commands] == [
+        "Fetch Event", "Get On-call User", "Get Schedules", "Get Schedule Timeline", "Get Single User", "Test Connection"]
+    params = {p.id: p for p in manifest.connection_parameters}
+    assert params["server_url"].default == "https://api.opsgenie.com"
+    assert params["api_key"].secret and params["api_key"].required
+    assert params["api_version"].default == "v2"
+    for command in manifest.commands:
+        for parameter in command.inputs:
+            assert parameter.title and parameter.description and parameter.example is not None
+
+
+def test_every_schema_is_valid_and_documented():
+    from jsonschema import Draft202012Validator
+
+    for path in sorted((REPO / "schemas").glob("*.json")):
+        Draft202012Validator.check_schema(json.loads(path.read_text()))
+
+
+def test_registry_matches_manifest_and_schemas(integration):
+    """Drift test: handlers, manifest commands and schema properties line up one to one."""
+    assert [c.id for c in integration.commands] == SIX
+    for command in integration.manifest.commands:
+        schema = json.loads((REPO / command.input_schema).read_text())
+        assert schema_drift(schema, command.inputs) == [], command.id
+
+
+def test_schema_drift_is_detected():
+    manifest = load_manifest()
+    command = manifest.command("Get On-call User")
+    schema = json.loads((REPO / command.input_schema).read_text())
+    schema["properties"]["flat"] = {"type": "boolean"}
+    del schema["properties"]["date"]
+    schema["required"] = []
+    schema.pop("additionalProperties")
+    problems = schema_drift(schema, command.inputs)
+    assert any("'date' is in integration.yaml but not in the schema" in p for p in problems)
+    assert any("'flat' is in the schema but not in integration.yaml" in p for p in problems)
+    assert any("required inputs differ" in p for p in problems)
+    assert any("additionalProperties" in p for p in problems)
+
+
+def _manifest_copy(tmp_path: Path, change) -> Path:
+    raw = yaml.safe_load((REPO / "integration.yaml").read_text())
+    change(raw)
+    path = tmp_path / "integration.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    return path
+
+
+def test_manifest_problems_are_reported_together(tmp_path):
+    def break_it(raw):
+        raw["commands"][0]["name"] = ""
+        raw["commands"][1]["right"] = 7
+        del raw["commands"][2]["description"]
+        raw["connection"]["parameters"][0]["colour"] = "red"
+
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(_manifest_copy(tmp_path, break_it))
+    text = str(caught.value)
+    for where in ("commands[0].name", "commands[1].right", "commands[2]", "connection.parameters[0]"):
+        assert where in text
+    assert len(caught.value.problems) >= 4
+
+
+def test_manifest_duplicates_and_unknown_rights(tmp_path):
+    def break_it(raw):
+        raw["commands"][1]["id"] = "fetch_event"
+        raw["commands"][2]["right"] = "delete"
+        raw["commands"][3]["input_schema"] = "schemas/nope.schema.json"
+
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(_manifest_copy(tmp_path, break_it))
+    text = str(caught.value)
+    assert "'fetch_event' is already used by commands[0]" in text
+    assert "'delete' is not one of the rights" in text
+    assert "schemas/nope.schema.json does not exist" in text
+
+
+def test_manifest_command_without_handler_is_refused(tmp_path):
+    def add(raw):
+        raw["commands"].append({**raw["commands"][2], "id": "get_teams", "name": "Get Teams"})
+
+    with pytest.raises(RegistryError, match="declares command 'get_teams' .* no plugin provides a handler"):
+        Integration.load(entry_points=False, manifest_path=_manifest_copy(tmp_path, add))
+
+
+def test_handler_without_manifest_entry_is_refused():
+    plugin = types.SimpleNamespace()
+
+    @hookimpl
+    def opsgenie_register_commands():
+        return [CommandSpec("get_teams", lambda ctx: CommandResult(None))]
+
+    plugin.opsgenie_register_commands = opsgenie_register_commands
+    with pytest.raises(RegistryError, match="provides command 'get_teams', which integration.yaml does not declare"):
+        Integration.load(plugins=[plugin], entry_points=False)
+
+
+def test_duplicate_handler_is_refused_naming_both_plugins():
+    class Shadow:
+        @hookimpl
+        def opsgenie_register_commands(self):
+            return [CommandSpec("get_schedules", lambda ctx: CommandResult(None))]
+
+    with pytest.raises(RegistryError) as caught:
+        Integration.load(plugins=[Shadow()], entry_points=False)
+    assert "'get_schedules' is provided twice" in str(caught.value) and "builtin_commands" in str(caught.value)
+
+
+def test_misspelt_hook_implementation_is_refused():
+    class Typo:
+        @hookimpl
+        def opsgenie_register_comands(self):  # sic
+            return []
+
+    with pytest.raises(pluggy.PluginValidationError, match="unknown hook 'opsgenie_register_comands'"):
+        Integration.load(plugins=[Typo()], entry_points=False)
+
+
+def test_third_party_plugin_can_replace_nothing_but_can_observe():
+    seen = []
+
+    class Audit:
+        @hookimpl
+        def opsgenie_before_command(self, command, inputs):
+            seen.append(("before", command, dict(inputs)))
+
+        @hookimpl
+        def opsgenie_after_command(self, command, envelope, seconds):
+            seen.append(("after", command, envelope["return_data"], seconds >= 0))
+
+    integration = Integration.load(plugins=[Audit()], entry_points=False)
+    envelope = integration.run("Get Single User", {"user": "  "}, {"api_key": "k" * 36})
+    assert envelope["return_data"] == "Failed"
+    assert seen == [("after", "Get Single User", "Failed", True)]  # invalid input: the command never started
+
+
+def test_builtins_are_the_entry_point_plugins():
+    """The built-in commands are registered under their entry-point name, exactly as a third party's."""
+    from importlib.metadata import entry_points
+
+    names = {ep.name: ep.value for ep in entry_points(group="opsgenie_integration")}
+    assert names.get("builtin_commands") == "opsgenie_integration.handlers"
+    integration = Integration.load()  # loading entry points does not register them twice
+    assert [c.id for c in integration.commands] == SIX
+
+
+def test_event_source_mapping_is_declared_and_compiles():
+    from opsgenie_integration.mapping import default_field_mapping
+
+    manifest = load_manifest()
+    source = manifest.event_source_for("fetch_event")
+    mapping = default_field_mapping(source["field_mapping"])
+    assert mapping.main_event_json_path == "$.data"
+    assert mapping.field_names == (
+        "Unique Event Key", "Original event ID", "Event name", "Status", "Message",
+        "Aggregated / Correlated Event count", "Priority", "Start Time", "Acknowledged")
