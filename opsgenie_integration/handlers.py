@@ -14,7 +14,7 @@ from . import errors
 from .checkpoint import Checkpoint, CheckpointError, query_digest
 from .client import ALERT_PAGING_CAP
 from .hookspecs import hookimpl
-from .mapping import default_field_mapping, load_field_mapping
+from .mapping import default_field_mapping, load_field_mapping_cached
 from .registry import CommandContext, CommandResult, CommandSpec
 from .times import format_query_date, from_epoch_ms, parse_server_timestamp, parse_user_time, to_epoch_ms, utc_now
 
@@ -119,7 +119,7 @@ def _iso(ms: int) -> str:
 
 def _field_mapping(ctx: CommandContext):
     if ctx.inputs.get("field_mapping"):
-        return load_field_mapping(ctx.inputs["field_mapping"])
+        return load_field_mapping_cached(ctx.inputs["field_mapping"])
     return default_field_mapping(ctx.default_field_mapping or "field_mappings/default_event_source.yaml")
 
 
@@ -174,11 +174,12 @@ def _read_after_cursor(ctx: CommandContext, query: str, cursor: int, seen: Set[s
                     return pages, [], True  # alerts keep moving under us; the checkpoint stays put
                 offset, previous_last = 0, None
                 continue
-        fresh = [
-            (ts, alert_id, alert)
-            for ts, alert_id, alert in keyed
-            if cursor <= ts < end and not (ts == cursor and alert_id in seen)
-        ]
+        fresh = []
+        keys = set()
+        for ts, alert_id, alert in keyed:
+            if cursor <= ts < end and not (ts == cursor and alert_id in seen) and (alert_id, ts) not in keys:
+                keys.add((alert_id, ts))  # one event per (alert id, updatedAt), even if listed twice
+                fresh.append((ts, alert_id, alert))
         if fresh or len(data) < page_limit:
             has_more = len(data) >= page_limit or len(fresh) > limit
             return pages, fresh[:limit], has_more

@@ -13,6 +13,7 @@ path (wildcards, filters, slices) goes through jsonpath-ng's ``find``.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -217,6 +218,21 @@ def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mappin
         _events=events_accessor,
         _map_one=_build_mapper(compiled),
     )
+
+
+@lru_cache(maxsize=32)
+def _load_cached(path: str, parameter: str, _stamp: tuple) -> FieldMapping:
+    return load_field_mapping(path, parameter=parameter)
+
+
+def load_field_mapping_cached(path: Union[str, Path], *, parameter: str = "Field Mapping File") -> FieldMapping:
+    """``load_field_mapping``, compiled once per file version (path, size, modification time):
+    a fetch calling Fetch Event page after page does not parse the file again for every page."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return load_field_mapping(path, parameter=parameter)  # reports the error
+    return _load_cached(str(Path(path).resolve()), parameter, (info.st_size, info.st_mtime_ns))
 
 
 @lru_cache(maxsize=8)
