@@ -272,6 +272,8 @@ def _print_usage_envelope(argv: Sequence[str], message: str, stdout: TextIO) -> 
     from . import envelope as env
     from .errors import InputError
 
-    command = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else "run"
+    from .integration import _printable_name
+
+    command = _printable_name(argv[1]) if len(argv) > 1 and not argv[1].startswith("-") else "run"
     error = InputError([{"parameter": "command line", "id": "argv", "message": message}])
     _print_json(stdout, env.failure(command, error))

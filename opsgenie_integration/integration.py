@@ -55,6 +55,12 @@ class Connection:
         self.close()
 
 
+def _printable_name(command: Any) -> str:
+    """An unknown command's name as it may appear in the envelope: one line, 100 characters."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(command)).split())
+    return (text[:97] + "...") if len(text) > 100 else (text or "(no command)")
+
+
 class Integration:
     """The loaded integration: manifest, plugins, compiled validators.
 
@@ -176,7 +182,7 @@ class Integration:
         """
         started = time.monotonic()
         definition = self.command(command)
-        display = definition.name if definition else str(command)
+        display = definition.name if definition else _printable_name(command)
         secrets: tuple = ()
         owned: Optional[Connection] = None
         if isinstance(connection, Connection):
