@@ -47,7 +47,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> _Parser:
+#: Actions whose module is imported only when that action runs (or for --help).
+_LAZY_ACTIONS = {
+    "fetch": ("opsgenie_integration.fetch", "add_fetch_parser", "backfill (and follow) alerts as JSON Lines on stdout"),
+    "health-check": ("opsgenie_integration.healthcheck", "add_health_check_parser",
+                     "run Test Connection on a schedule and notify on changes"),
+}
+
+
+def build_parser(action: Optional[str] = None) -> _Parser:
+    """The argument parser; ``action`` (the first argument) limits the modules imported to build it."""
     parser = _Parser(prog="opsgenie-integration", description="OpsGenie integration: local test-command runner.")
     parser.add_argument("--version", action="version", version=f"opsgenie-integration {__version__}")
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -67,15 +76,13 @@ def build_parser() -> _Parser:
     sandbox = sub.add_parser("sandbox", help="serve the local OpsGenie sandbox (see --help)", add_help=False)
     sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
 
-    from .fetch import add_fetch_parser
+    for name, (module_name, function, summary) in _LAZY_ACTIONS.items():
+        if action in (None, name):
+            import importlib
 
-    add_fetch_parser(sub)
-    try:
-        from .healthcheck import add_health_check_parser
-    except ImportError:  # pragma: no cover - optional module
-        pass
-    else:
-        add_health_check_parser(sub)
+            getattr(importlib.import_module(module_name), function)(sub)
+        else:  # listed for --help without importing it: start-up time of the other actions
+            sub.add_parser(name, help=summary, add_help=False)
     return parser
 
 
@@ -105,12 +112,14 @@ def load_connection_settings(path: Optional[str], environ: Optional[Dict[str, st
     if path:
         import yaml
 
+        from .manifest import load_yaml
+
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise problem(f"cannot be read ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
         try:
-            settings = yaml.safe_load(text)  # YAML is a superset of JSON
+            settings = load_yaml(text)  # YAML is a superset of JSON
         except yaml.YAMLError:
             raise problem("is not valid YAML or JSON") from None
         if not isinstance(settings, dict):
@@ -245,7 +254,7 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         from .sandbox.__main__ import main as sandbox_main
 
         return sandbox_main(argv[1:], stdout=stdout, stderr=stderr)
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv and argv[0] in _LAZY_ACTIONS else ("run" if argv else None))
     try:
         args = parser.parse_args(argv)
         if args.action == "commands":

@@ -14,7 +14,6 @@ from . import errors
 from .checkpoint import Checkpoint, CheckpointError, query_digest
 from .client import ALERT_PAGING_CAP
 from .hookspecs import hookimpl
-from .mapping import default_field_mapping, load_field_mapping_cached
 from .registry import CommandContext, CommandResult, CommandSpec
 from .times import format_query_date, from_epoch_ms, parse_server_timestamp, parse_user_time, to_epoch_ms, utc_now
 
@@ -118,6 +117,8 @@ def _iso(ms: int) -> str:
 
 
 def _field_mapping(ctx: CommandContext):
+    from .mapping import default_field_mapping, load_field_mapping_cached  # jsonpath-ng: only when fetching
+
     if ctx.inputs.get("field_mapping"):
         return load_field_mapping_cached(ctx.inputs["field_mapping"])
     return default_field_mapping(ctx.default_field_mapping or "field_mappings/default_event_source.yaml")

@@ -25,7 +25,7 @@ from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext import parse as parse_jsonpath
 
 from .errors import InputError
-from .manifest import load_json
+from .manifest import load_json, load_yaml
 from .resources import data_path
 from .validation import compile_validator
 
@@ -180,7 +180,7 @@ def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mappin
 
     try:
         text = path.read_text(encoding="utf-8")
-        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        raw = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise FieldMappingError([problem(f"cannot be read ({exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc})")]) from None
     except (ValueError, yaml.YAMLError) as exc:

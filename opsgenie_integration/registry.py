@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import pluggy
-from jsonschema.exceptions import SchemaError
 
 from . import hookspecs
 from .manifest import CommandDefinition, Manifest, ManifestError, load_json
@@ -70,12 +69,25 @@ class CommandSpec:
     handler: Handler
 
 
-@dataclass(frozen=True)
 class RegisteredCommand:
-    definition: CommandDefinition
-    handler: Handler
-    plugin: str
-    validator: InputValidator
+    """A command with its handler, the plugin that gave it, and its input validator.
+
+    The validator (``jsonschema.check_schema`` plus compilation) is built on first use, so that
+    running one command does not pay for the others; the test suite checks every schema.
+    """
+
+    def __init__(self, definition: CommandDefinition, handler: Handler, plugin: str, schema: dict) -> None:
+        self.definition = definition
+        self.handler = handler
+        self.plugin = plugin
+        self.schema = schema
+        self._validator: Optional[InputValidator] = None
+
+    @property
+    def validator(self) -> InputValidator:
+        if self._validator is None:
+            self._validator = InputValidator(self.definition.inputs, self.schema)
+        return self._validator
 
 
 class RegistryError(ManifestError):
@@ -139,28 +151,28 @@ def collect_commands(manager: pluggy.PluginManager, manifest: Manifest) -> Dict[
         if command_id not in given:
             problems.append(f"integration.yaml declares command {command_id!r} ({definition.name}), but no plugin provides a handler")
             continue
-        validator = _validator_for(definition, problems)
-        if validator is not None:
+        schema = _schema_for(definition, problems)
+        if schema is not None:
             handler, plugin = given[command_id]
-            registered[command_id] = RegisteredCommand(definition, handler, plugin, validator)
+            registered[command_id] = RegisteredCommand(definition, handler, plugin, schema)
     if problems:
         raise RegistryError(problems)
     return registered
 
 
-def _validator_for(definition: CommandDefinition, problems: List[str]) -> Optional[InputValidator]:
+def _schema_for(definition: CommandDefinition, problems: List[str]) -> Optional[dict]:
     where = f"command {definition.id!r}: {definition.input_schema}"
     try:
         schema = load_json(definition.input_schema)
     except (OSError, ValueError) as exc:
         problems.append(f"{where} cannot be read ({exc})")
         return None
-    problems.extend(f"{where}: {p}" for p in schema_drift(schema, definition.inputs))
-    try:
-        return InputValidator(definition.inputs, schema)
-    except SchemaError as exc:
-        problems.append(f"{where} is not a valid JSON Schema ({exc.message})")
+    if not isinstance(schema, dict):
+        problems.append(f"{where} is not a JSON Schema object")
         return None
+    drift = schema_drift(schema, definition.inputs)
+    problems.extend(f"{where}: {p}" for p in drift)
+    return None if drift else schema
 
 
 def schema_drift(schema: dict, parameters: Sequence[Any]) -> List[str]:

@@ -16,7 +16,6 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Optional, Union
 
-from dateutil.parser import isoparse
 
 #: Accepted examples, quoted in every time error message.
 TIME_FORMATS_HELP = (
@@ -76,6 +75,8 @@ def parse_user_time(value: Union[str, int], *, now: Optional[datetime] = None) -
     if match:
         seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
         return reference - timedelta(seconds=seconds)
+    from dateutil.parser import isoparse  # imported when first needed: it costs start-up time
+
     try:
         parsed = isoparse(text)
     except (ValueError, OverflowError) as exc:
@@ -123,6 +124,8 @@ def parse_server_timestamp(value: str) -> int:
     try:
         parsed = datetime.fromisoformat(value)  # C speed on Python 3.11+, which reads all of these
     except (ValueError, TypeError):
+        from dateutil.parser import isoparse
+
         parsed = isoparse(value)  # older Pythons: no "Z", at most 6 fraction digits
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
