@@ -227,10 +227,11 @@ def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     secrets: List[str] = []
     try:
         with SandboxConnection(args, stderr) as settings:
-            raw_key = settings.get("api_key") if isinstance(settings, dict) else None
-            if isinstance(raw_key, str):
-                secrets.append(raw_key)
-                redactor.add([raw_key])
+            from .secrets import literal_secrets
+
+            literal = literal_secrets(settings.get("api_key") if isinstance(settings, dict) else None)
+            secrets.extend(literal)
+            redactor.add(literal)
             try:
                 connection = integration.connect(settings)
             except OpsGenieIntegrationError as exc:

@@ -158,8 +158,9 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     status = ExitStatus.SUCCESSFUL
     try:
         with SandboxConnection(args, stderr) as settings:
-            if isinstance(settings.get("api_key"), str):
-                redactor.add([settings["api_key"]])
+            from .secrets import literal_secrets
+
+            redactor.add(literal_secrets(settings.get("api_key")))
             try:
                 connection = integration.connect(settings)
             except OpsGenieIntegrationError as exc:

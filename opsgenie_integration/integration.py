@@ -28,7 +28,7 @@ from .registry import (
     build_plugin_manager,
     collect_commands,
 )
-from .secrets import secret_error, split_reference
+from .secrets import literal_secrets, secret_error, split_reference
 from .validation import InputValidator
 
 log = logging.getLogger(__name__)
@@ -130,8 +130,8 @@ class Integration:
         except InputError as exc:
             raise ConnectionSettingsError(exc.problems) from None
         raw_key = values["api_key"]
-        secrets = [raw_key.strip()]
-        key = self._resolve_secret(raw_key)
+        secrets = literal_secrets(raw_key)  # a reference is no secret: errors must name it
+        key = self.resolve_secret(raw_key)
         secrets.append(key)
         values["api_key"] = key
         client = OpsGenieClient(
@@ -144,7 +144,13 @@ class Integration:
         )
         return Connection(settings=values, client=client, secrets=tuple(s for s in secrets if s))
 
-    def _resolve_secret(self, value: str) -> str:
+    def resolve_secret(self, value: str) -> str:
+        """The secret a setting names: the value itself, or what its reference (env:, file:,
+        keyring:, a plugin scheme) resolves to.
+
+        Raises:
+            ConnectionSettingsError: naming the reference, never the secret.
+        """
         reference = split_reference(value)
         if reference is None:
             return value.strip()
@@ -157,8 +163,9 @@ class Integration:
         except Exception as exc:  # a vault plugin failed in its own way
             raise secret_error(full, f"the secret plugin for {scheme!r} failed ({type(exc).__name__})") from None
         if resolved is None:
-            raise secret_error(full, f"no secret resolver knows the scheme {scheme!r} of {full!r} "
-                                     "(built in: env, file, keyring; others come from plugins)")
+            # it may be a mistyped literal key with a colon: name the scheme only
+            raise secret_error(f"{scheme}:...", f"no secret resolver knows the scheme {scheme!r} "
+                                                "(built in: env, file, keyring; others come from plugins)")
         if not isinstance(resolved, str) or not resolved.strip():
             raise secret_error(full, f"the secret named by {full!r} is empty")
         return resolved.strip()
@@ -189,7 +196,7 @@ class Integration:
             secrets = connection.secrets
         elif isinstance(connection, Mapping):
             raw_key = connection.get("api_key") or connection.get("API Key")
-            secrets = (raw_key,) if isinstance(raw_key, str) else ()
+            secrets = tuple(literal_secrets(raw_key))
         try:
             if definition is None:
                 known = ", ".join(c.name for c in self.commands)

@@ -13,7 +13,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Any
 
 from .errors import ConnectionSettingsError
 from .hookspecs import hookimpl
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 _REFERENCE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,31}):(.*)$", re.DOTALL)
 
 
-def split_reference(value: str) -> Optional[Tuple[str, str]]:
+def split_reference(value: str) -> tuple[str, str] | None:
     """``("env", "NAME")`` for ``env:NAME``; ``None`` when ``value`` is a literal key."""
     match = _REFERENCE.match(value.strip())
     if not match:
@@ -31,7 +31,21 @@ def split_reference(value: str) -> Optional[Tuple[str, str]]:
     return match.group(1).lower(), match.group(2)
 
 
+def literal_secrets(value: Any) -> list[str]:
+    """The strings to scrub from every output for a raw API Key setting ``value``.
+
+    A literal key is the secret itself: ``[value.strip()]``. A reference (``env:NAME``,
+    ``file:PATH``, ``vault:...``) says where the key is, not what it is: ``[]``, so that error
+    messages can name it (the resolved key is scrubbed instead, see ``Connection.secrets``).
+    Anything that is not a string: ``[]``.
+    """
+    if not isinstance(value, str) or not value.strip() or split_reference(value) is not None:
+        return []
+    return [value.strip()]
+
+
 def secret_error(reference: str, text: str) -> ConnectionSettingsError:
+    """A ``ConnectionSettingsError`` on the API Key whose hint names ``reference`` (never the secret)."""
     return ConnectionSettingsError(
         [{"parameter": "API Key", "id": "api_key", "message": f"API Key (api_key): {text}"}],
         hint=f"Check the secret reference {reference!r}.",
@@ -39,7 +53,7 @@ def secret_error(reference: str, text: str) -> ConnectionSettingsError:
 
 
 @hookimpl(trylast=True)
-def opsgenie_resolve_secret(scheme: str, reference: str) -> Optional[str]:
+def opsgenie_resolve_secret(scheme: str, reference: str) -> str | None:
     full = f"{scheme}:{reference}"
     if scheme == "env":
         name = reference.strip()
@@ -51,7 +65,7 @@ def opsgenie_resolve_secret(scheme: str, reference: str) -> Optional[str]:
         path = Path(os.path.expanduser(reference.strip()))
         try:
             mode = path.stat().st_mode
-            with open(path, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8-sig") as handle:  # -sig: a BOM is not part of the key
                 first = handle.readline().strip()
         except OSError as exc:
             raise secret_error(full, f"the file named by {full!r} cannot be read ({exc.strerror or type(exc).__name__})") from None

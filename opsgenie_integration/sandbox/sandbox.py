@@ -1,0 +1,199 @@
+"""``Sandbox``: the embedded OpsGenie-compatible server, as a context manager.
+
+with Sandbox(alerts=500, seed=1) as sb:
+    requests.get(sb.url + "/v2/alerts", headers={"Authorization": "GenieKey " + sb.api_key})
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from typing_extensions import Self
+
+from .api import OpsGenieApi
+from .auth import RIGHTS, KeyRing
+from .clock import SandboxClock
+from .faults import FaultSet
+from .ratelimits import RateLimits
+from .seed import load_data_file, seed_data
+from .server import RegionServer, RequestInfo, RequestPipeline, require_loopback
+from .store import SandboxStore
+
+REGIONS = ("us", "eu")
+
+
+class Sandbox:
+    """An OpsGenie v2 API on loopback, one HTTP server per region, over a seeded data set.
+
+    ``alerts``: number of seeded alerts; ``seed``: random seed (same seed and clock -> same data);
+    ``clock``: None follows real time, or a datetime / epoch ms / ISO string fixes the clock there
+    (moved only by ``sb.clock``); ``api_key``: the first region's full-rights key (a fresh UUID when
+    None); ``data_file``: JSON/YAML data replacing the seeded data; ``regions``: ``("us",)``,
+    ``("eu",)`` or both, each its own server (``port`` is the first one's; the others take free
+    ports); ``record_requests``: keep every RequestInfo in ``requests``; ``log``: a text stream for
+    request lines and tracebacks (None = silent).
+    """
+
+    def __init__(
+        self,
+        alerts: int = 500,
+        seed: int = 1,
+        clock: None | float | str | datetime = None,
+        api_key: str | None = None,
+        data_file: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        regions: Sequence[str] = ("us",),
+        record_requests: bool = True,
+        log: IO[str] | None = None,
+    ) -> None:
+        require_loopback(host)
+        regions = tuple(regions)
+        if not regions or len(set(regions)) != len(regions) or set(regions) - set(REGIONS):
+            raise ValueError(f"regions must be distinct values among {REGIONS}, got {regions!r}")
+        self.host, self.port, self.regions, self.seed = host, port, regions, seed
+        self.clock = SandboxClock(clock)
+        data = (
+            load_data_file(data_file) if data_file else seed_data(alerts, seed, self.clock.now_ms())
+        )
+        self.store = SandboxStore(self.clock, data)
+        self.keys = KeyRing()
+        self.api_key: str = api_key or str(uuid.uuid4())
+        self.keys.add(self.api_key, RIGHTS, regions[0])
+        self.faults = FaultSet(seed)
+        self.rate_limits = RateLimits()
+        self.requests: list[RequestInfo] = []
+        self._churn_lock = threading.Lock()
+        self._churn_count = 0
+        self._churn_paths: str | None = "/v2/alerts"
+        self._churn_rng = random.Random(f"churn:{seed}")
+        self.api = OpsGenieApi(self.store, self.clock)
+        self._pipeline = RequestPipeline(
+            self.api,
+            self.keys,
+            self.faults,
+            self.rate_limits,
+            self._before_answer,
+            self.requests if record_requests else None,
+            log,
+        )
+        self._servers: dict[str, RegionServer] = {}
+
+    # ------------------------------------------------------------------------------ lifecycle
+    def start(self) -> Sandbox:
+        """Bind and serve every region (idempotent). Returns self."""
+        if not self._servers:
+            servers: dict[str, RegionServer] = {}
+            try:
+                for i, region in enumerate(self.regions):
+                    servers[region] = RegionServer(
+                        self._pipeline, region, self.host, self.port if i == 0 else 0
+                    )
+            except BaseException:
+                for server in servers.values():
+                    server.stop()
+                raise
+            for server in servers.values():
+                server.start()
+            self._servers = servers
+        return self
+
+    def stop(self) -> None:
+        """Stop every region's server (idempotent)."""
+        servers, self._servers = self._servers, {}
+        for server in servers.values():
+            server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = ", ".join(f"{r}={s.url}" for r, s in self._servers.items()) or "stopped"
+        return f"<Sandbox {state} alerts={len(self.store)}>"
+
+    # ------------------------------------------------------------------------------ addresses
+    @property
+    def url(self) -> str:
+        """Base URL of the first region's server, ``http://127.0.0.1:PORT``."""
+        return self.url_for(self.regions[0])
+
+    def url_for(self, region: str) -> str:
+        """Base URL of ``region``'s server. Raises KeyError for a region not served, RuntimeError
+        before ``start``."""
+        if region not in self.regions:
+            raise KeyError(f"region {region!r} is not served (regions: {self.regions})")
+        if not self._servers:
+            raise RuntimeError("the sandbox is not started")
+        return self._servers[region].url
+
+    @property
+    def connection(self) -> dict[str, str]:
+        """A ready connection: ``{"server_url", "api_key", "api_version": "v2"}``."""
+        return {"server_url": self.url, "api_key": self.api_key, "api_version": "v2"}
+
+    # ------------------------------------------------------------------------------ keys
+    def add_key(
+        self, key: str, rights: Iterable[str] = ("read", "configuration"), region: str | None = None
+    ) -> str:
+        """Register another API key (UUID-shaped) for ``region`` (default: the first) with
+        ``rights`` among read, create_update, delete, configuration. Returns the key."""
+        region = region or self.regions[0]
+        if region not in REGIONS:
+            raise ValueError(f"unknown region {region!r}")
+        self.keys.add(key, rights, region)
+        return key
+
+    def set_rights(self, key: str, rights: Iterable[str]) -> None:
+        """Change a known key's rights at run time (KeyError when unknown)."""
+        self.keys.set_rights(key, rights)
+
+    # ------------------------------------------------------------------------------ hooks
+    @property
+    def on_request(self) -> Callable[[RequestInfo], None] | None:
+        """Called with each RequestInfo before it is answered (None = nothing)."""
+        return self._pipeline.on_request
+
+    @on_request.setter
+    def on_request(self, hook: Callable[[RequestInfo], None] | None) -> None:
+        self._pipeline.on_request = hook
+
+    def churn(self, updates_per_request: int, paths: str | None = "/v2/alerts") -> None:
+        """Before answering each authorised request whose raw path starts with ``paths`` (None =
+        all), set updatedAt = clock now on ``updates_per_request`` alerts drawn from a seeded RNG.
+        ``churn(0)`` stops."""
+        if updates_per_request < 0:
+            raise ValueError("updates_per_request must not be negative")
+        with self._churn_lock:
+            self._churn_count = int(updates_per_request)
+            self._churn_paths = paths
+
+    def _before_answer(self, raw_path: str) -> None:
+        with self._churn_lock:
+            count, paths = self._churn_count, self._churn_paths
+            if count <= 0 or (paths is not None and not raw_path.startswith(paths)):
+                return
+            self.store.churn(self._churn_rng, count, self.clock.now_ms())
+
+    def info(self) -> dict[str, Any]:
+        """A summary without secrets: regions and URLs, counts of alerts, users, schedules."""
+        return {
+            "regions": {r: s.url for r, s in self._servers.items()},
+            "alerts": len(self.store),
+            "users": len(self.store.user_list()),
+            "schedules": len(self.store.schedule_list()),
+        }

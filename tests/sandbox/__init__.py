@@ -1,0 +1,1 @@
+"""Tests of the embedded OpsGenie sandbox (a package: its conftest never shadows tests/conftest.py)."""

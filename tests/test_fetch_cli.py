@@ -1,0 +1,134 @@
+"""``opsgenie-integration fetch``: JSON Lines, an atomic checkpoint file, resume after a kill."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from opsgenie_integration.cli import main
+from opsgenie_integration.sandbox import Sandbox
+
+from test_fetch_exactness import BASE_MS, HOUR, make_alerts
+
+pytestmark = pytest.mark.no_contract  # the requests here go through the same client as above
+
+
+@pytest.fixture
+def sandbox_2000():
+    updated = [BASE_MS + (i // 3) * 7 for i in range(2000)]  # groups of 3 alerts per millisecond
+    with Sandbox(alerts=0, seed=4, clock=BASE_MS + 5 * HOUR) as sb:
+        sb.store.replace_alerts(make_alerts(updated))
+        yield sb, {(a["id"], a["updatedAt"]) for a in make_alerts(updated)}
+
+
+def write_connection(tmp_path, sb):
+    path = tmp_path / "conn.json"
+    path.write_text(json.dumps(sb.connection))
+    return str(path)
+
+
+def keys_of(lines):
+    out = []
+    for line in lines:
+        event = json.loads(line)
+        out.append((event["Unique Event Key"], event["updatedAt"]))
+    return out
+
+
+@pytest.fixture
+def mapping(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("main_event_json_path: $.data\nfields:\n  - {field_name: Unique Event Key, source_field: .id}\n"
+                    "  - {field_name: updatedAt, source_field: .updatedAt}\n")
+    return str(path)
+
+
+def to_ms(stamp):
+    from opsgenie_integration.times import parse_server_timestamp
+
+    return parse_server_timestamp(stamp)
+
+
+def test_fetch_writes_json_lines_and_checkpoint(sandbox_2000, tmp_path, mapping):
+    sb, expected = sandbox_2000
+    checkpoint = tmp_path / "state" / "ck.txt"
+    checkpoint.parent.mkdir()
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["fetch", "--start", str(BASE_MS), "--end", str(BASE_MS + HOUR), "--checkpoint-file", str(checkpoint),
+                   "--field-mapping", mapping, "--connection", write_connection(tmp_path, sb)], stdout=out, stderr=err)
+    assert status == 0, err.getvalue()
+    got = [(k, to_ms(t)) for k, t in keys_of(out.getvalue().splitlines())]
+    assert len(got) == len(set(got)) and set(got) == expected
+    assert checkpoint.read_text().startswith("ck1.")
+    assert os.listdir(checkpoint.parent) == ["ck.txt"]  # no temporary files left behind
+    summary = json.loads(err.getvalue().split("fetch: done ", 1)[1])
+    assert summary["events"] == 2000 and summary["requests"] <= 2000 / 97 + 2
+    # a second run with the same checkpoint file finds nothing new
+    out2 = io.StringIO()
+    assert main(["fetch", "--checkpoint-file", str(checkpoint), "--end", str(BASE_MS + HOUR), "--field-mapping", mapping,
+                 "--connection", write_connection(tmp_path, sb), "-q"], stdout=out2, stderr=io.StringIO()) == 0
+    assert out2.getvalue() == ""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_fetch_resumes_exactly(sandbox_2000, tmp_path, mapping, sig):
+    sb, expected = sandbox_2000
+    sb.faults.add("latency", paths="/v2/alerts", seconds=0.05)
+    checkpoint = tmp_path / "ck.txt"
+    argv = [sys.executable, "-m", "opsgenie_integration", "fetch", "--start", str(BASE_MS), "--end", str(BASE_MS + HOUR),
+            "--checkpoint-file", str(checkpoint), "--field-mapping", mapping, "--connection", write_connection(tmp_path, sb), "-q"]
+    first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    lines = []
+    while len(lines) < 500:
+        line = first.stdout.readline()
+        assert line, first.stderr.read()
+        lines.append(line)
+    first.send_signal(sig)
+    lines.extend(first.stdout.read().splitlines())  # the same buffered reader, so no line is cut
+    first.wait(timeout=30)
+    err = first.stderr.read()
+    if sig == signal.SIGTERM:
+        assert first.returncode == 0, err  # it finished its page and stopped cleanly
+    assert 500 <= len(lines) < 2000
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    got = [(k, to_ms(t)) for k, t in keys_of(lines + second.stdout.splitlines())]
+    assert set(got) == expected  # nothing lost
+    if sig == signal.SIGTERM:
+        assert len(got) == len(expected)  # and nothing repeated
+    else:
+        assert len(got) - len(expected) <= 100  # a hard kill may replay at most the page it cut
+
+
+def test_fetch_usage_errors():
+    err = io.StringIO()
+    assert main(["fetch", "--follow", "--end", "2024-01-01"], stdout=io.StringIO(), stderr=err) == 2
+    assert "--end and --follow" in err.getvalue()
+
+
+def test_fetch_follow_picks_up_new_updates(tmp_path, mapping):
+    with Sandbox(alerts=0, seed=4) as sb:
+        now = sb.clock.now_ms()
+        sb.store.replace_alerts(make_alerts([now - 60_000 - i for i in range(30)]))
+        out, err = io.StringIO(), io.StringIO()
+        conn = write_connection(tmp_path, sb)
+
+        import threading
+
+        def later():
+            time.sleep(0.5)
+            sb.store.update_alert("00000000-0000-4000-8000-000000000003", updated_at=sb.clock.now_ms() - 10_000)
+
+        threading.Thread(target=later, daemon=True).start()
+        status = main(["fetch", "--start", str(now - 3_600_000), "--follow", "--interval", "0.3", "--max-events", "31",
+                       "--field-mapping", mapping, "--connection", conn, "-q"], stdout=out, stderr=err)
+    assert status == 0, err.getvalue()
+    keys = [k for k, _ in keys_of(out.getvalue().splitlines())]
+    assert len(keys) == 31 and keys[-1] == "00000000-0000-4000-8000-000000000003"
