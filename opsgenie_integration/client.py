@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from . import errors
@@ -284,7 +285,14 @@ class OpsGenieClient:
         try:
             response = self.session.get(url, params=clean, timeout=self.timeout)
             body_text = response.content  # read the whole body here, inside the try
-        except requests.exceptions.Timeout as exc:
+        except requests.exceptions.SSLError:
+            raise errors.TransportError(
+                f"TLS verification failed for {self.base_url}.",
+                hint="Check the Server URL; certificates are always verified.",
+            ) from None
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
+            if not _is_timeout(exc):
+                raise _connection_error(exc, self.base_url, path) from None
             raise errors.RequestTimeoutError(
                 f"OpsGenie did not answer GET {path} within the timeout "
                 f"(connect {self.timeout[0]:g} s, read {self.timeout[1]:g} s).",
@@ -294,21 +302,10 @@ class OpsGenieClient:
             raise errors.TransportError(
                 f"GET {path} kept failing and the retries ran out.", hint=None
             ) from None
-        except requests.exceptions.SSLError:
-            raise errors.TransportError(
-                f"TLS verification failed for {self.base_url}.",
-                hint="Check the Server URL; certificates are always verified.",
-            ) from None
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
             raise errors.TransportError(
                 f"The connection was closed before the whole answer to GET {path} arrived.",
                 hint="A proxy or OpsGenie cut the answer short; try again.",
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            raise errors.TransportError(
-                f"Could not connect to {self.base_url}: {_short_reason(exc)}.",
-                hint="Check the Server URL (US https://api.opsgenie.com, EU https://api.eu.opsgenie.com) "
-                "and that this host can reach it.",
             ) from None
         except requests.exceptions.RequestException as exc:
             raise errors.TransportError(
@@ -373,6 +370,30 @@ class OpsGenieClient:
             hint=hint,
             **kwargs,
         )
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """True when a requests error is a timeout, also one wrapped by urllib3 once retries ran out."""
+    seen = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.NewConnectionError):
+            return False  # a refused connection (urllib3 files it under ConnectTimeoutError)
+        if isinstance(current, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)):
+            return True
+        reason = getattr(current, "reason", None)
+        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = reason if isinstance(reason, BaseException) else nested
+    return False
+
+
+def _connection_error(exc: BaseException, base_url: str, path: str) -> errors.TransportError:
+    return errors.TransportError(
+        f"Could not connect to {base_url}: {_short_reason(exc)}.",
+        hint="Check the Server URL (US https://api.opsgenie.com, EU https://api.eu.opsgenie.com) "
+        "and that this host can reach it.",
+    )
 
 
 def _retry_after(response: requests.Response) -> Optional[float]:

@@ -214,11 +214,17 @@ def _flatten_participants(nodes: Any, path: List[str], users: List[dict], unreso
 def get_on_call_user(ctx: CommandContext) -> CommandResult:
     """Get On-call User: ``GET /v2/schedules/{name}/on-calls?scheduleIdentifierType=name[&date=]``.
 
-    Outputs: ``on_call_users`` ``[{id, name, path}]`` (users flattened from the participant tree,
-    each once, ``path`` the teams/escalations they came through); ``unresolved_participants``
-    (teams, escalations or schedules OpsGenie listed without their members);
-    ``on_call_participants`` (the tree as answered); ``schedule`` (``data._parent``). Nobody on call
-    is a Successful result with empty lists.
+    OpsGenie's participant tree may name a team or an escalation without its members; then a
+    second call with ``flat=true`` asks OpsGenie for the on-call recipients flattened through
+    teams and escalations, so the answer always says which people are on call.
+
+    Outputs: ``on_call_users`` ``[{id, name, path}]`` (each person once; ``path`` lists the
+    ``type:name`` of the teams/escalations they came through, ``["flat"]`` when only the flat
+    answer named them, with ``id`` null); ``on_call_recipients`` (the flat answer's usernames, when
+    asked); ``unresolved_participants`` (teams, escalations or schedules the tree listed without
+    members); ``on_call_participants`` (the tree as answered); ``schedule`` (``data._parent``).
+    Nobody on call is a Successful result with empty lists. ``raw_data`` is the tree answer, or
+    both answers in order.
     """
     inputs = ctx.inputs
     date = format_query_date(parse_user_time(inputs["date"])) if "date" in inputs else None
@@ -228,12 +234,23 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
     users: List[dict] = []
     unresolved: List[dict] = []
     _flatten_participants(tree, [], users, unresolved, set())
-    return CommandResult(raw_data=body, outputs={
+    outputs: Dict[str, Any] = {}
+    raw: Any = body
+    if unresolved:
+        flat_body = ctx.client.get_on_calls(inputs["schedule_name"], identifier_type="name", flat=True, date=date)
+        raw = [body, flat_body]
+        flat_data = flat_body.get("data") if isinstance(flat_body.get("data"), dict) else {}
+        recipients = [r for r in flat_data.get("onCallRecipients") or [] if isinstance(r, str)]
+        outputs["on_call_recipients"] = recipients
+        known = {u["name"] for u in users}
+        users.extend({"id": None, "name": r, "path": ["flat"]} for r in recipients if r not in known)
+    outputs.update({
         "on_call_users": users,
         "unresolved_participants": unresolved,
         "on_call_participants": tree,
         "schedule": data.get("_parent"),
     })
+    return CommandResult(raw_data=raw, outputs=outputs)
 
 
 def get_schedules(ctx: CommandContext) -> CommandResult:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any, Dict, List
@@ -70,6 +71,35 @@ def integration():
 def conn() -> Dict[str, Any]:
     """Connection settings for requests-mock tests (US region, fake key, no retry waits)."""
     return {"server_url": BASE, "api_key": API_KEY, "api_version": "v2", "max_retry_time": 0}
+
+
+# -- the API key never reaches a log record, at any level --------------------------------------
+
+class _RecordTexts(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.texts: List[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        self.texts.append(text)
+
+
+@pytest.fixture(autouse=True)
+def _api_key_never_logged():
+    """Every test runs with every logger at DEBUG; no record may contain the test API key."""
+    root = logging.getLogger()
+    watcher = _RecordTexts()
+    previous = root.level
+    root.addHandler(watcher)
+    root.setLevel(logging.DEBUG)
+    yield watcher
+    root.removeHandler(watcher)
+    root.setLevel(previous)
+    leaked = [t for t in watcher.texts if API_KEY in t]
+    assert not leaked, f"the API key appeared in {len(leaked)} log records, e.g. {leaked[0][:200]!r}"
 
 
 # -- contract check of every request ---------------------------------------------------------

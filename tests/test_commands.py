@@ -57,22 +57,29 @@ def test_get_on_call_user_encodes_name_as_one_segment(integration, conn, name, e
     with rm.Mocker() as m:
         m.get(rm.ANY, json=load_fixture("oncalls_tree.json"))
         envelope = check_envelope(integration.run("Get On-call User", {"Schedule Name": name}, conn))
-    path, query, _ = sent(m)
+    path, query, _ = sent(m, 0)
     assert path == f"/v2/schedules/{encoded}/on-calls"
     assert query == {"scheduleIdentifierType": "name"}  # no date sent when none given
     assert envelope["return_data"] == "Successful"
 
 
 def test_get_on_call_user_flattens_tree(integration, conn):
+    flat = {"data": {"_parent": {"id": "c", "name": "Ops Team/EU #1", "enabled": True},
+                     "onCallRecipients": ["user+oncall@example.com", "robot.owner@example.com"]},
+            "took": 0.1, "requestId": "3b2f1e00-aaaa-4bbb-8ccc-000000000008"}
     with rm.Mocker() as m:
-        m.get(rm.ANY, json=load_fixture("oncalls_tree.json"))
+        m.get(rm.ANY, response_list=[{"json": load_fixture("oncalls_tree.json")}, {"json": flat}])
         envelope = check_envelope(integration.run(
             "get_on_call_user", {"schedule_name": "Ops Team/EU #1", "Datetime": "2024-03-01T08:00:00+02:00"}, conn))
-    _, query, raw_query = sent(m)
+    _, query, raw_query = sent(m, 0)
     assert query == {"scheduleIdentifierType": "name", "date": "2024-03-01T06:00:00+00:00"}
     assert "date=2024-03-01T06%3A00%3A00%2B00%3A00" in raw_query  # + arrives as %2B
+    # the tree named a schedule and an unknown participant without members: ask the flat form too
+    assert sent(m, 1)[1] == {"scheduleIdentifierType": "name", "flat": "true", "date": "2024-03-01T06:00:00+00:00"}
+    assert len(m.request_history) == 2 and len(envelope["raw_data"]) == 2
     users = envelope["on_call_users"]
-    assert [u["name"] for u in users] == ["user+oncall@example.com", "ada.lovelace@example.com"]
+    assert [u["name"] for u in users] == ["user+oncall@example.com", "ada.lovelace@example.com", "robot.owner@example.com"]
+    assert users[2] == {"id": None, "name": "robot.owner@example.com", "path": ["flat"]}
     assert users[1]["path"] == ["escalation:ops_escalation", "team:ops"]
     # an unknown participant type and a schedule without members are passed through, not rejected
     assert {p["type"] for p in envelope["unresolved_participants"]} == {"schedule", "robot"}
