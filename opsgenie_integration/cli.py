@@ -31,6 +31,12 @@ ENV_SETTINGS = {
 }
 
 
+NO_CONNECTION_HINT = (
+    "Give the connection with --connection FILE (YAML or JSON: server_url, api_key), or with the "
+    "OPSGENIE_API_KEY and OPSGENIE_SERVER_URL environment variables; or try --sandbox."
+)
+
+
 class ExitStatus(IntEnum):
     SUCCESSFUL = 0
     FAILED = 1
@@ -90,7 +96,8 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     """``--connection FILE`` / ``--sandbox`` / ``--sandbox-alerts N``."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--connection", "-c", metavar="FILE",
-                       help="connection settings, YAML or JSON (server_url, api_key, api_version); "
+                       help="connection settings, YAML or JSON (server_url, api_key, api_version, timeout, "
+                            "max_retry_time); "
                             "default: the OPSGENIE_SERVER_URL / OPSGENIE_API_KEY / OPSGENIE_API_VERSION environment")
     group.add_argument("--sandbox", action="store_true",
                        help="start the embedded OpsGenie sandbox on a free loopback port and use it")
@@ -172,7 +179,8 @@ def cmd_commands(args: argparse.Namespace, stdout: TextIO) -> int:
         return ExitStatus.SUCCESSFUL
     lines = []
     for command in integration.commands:
-        lines.append(f"{command.name} ({command.id}) - needs {rights.get(command.right, command.right)}")
+        needs = "checks the key and every right" if command.right == "none" else f"needs {rights.get(command.right, command.right)}"
+        lines.append(f"{command.name} ({command.id}) - {needs}")
         lines.append(f"    {command.description.split('. ')[0].rstrip('.')}.")
         if not command.inputs:
             lines.append("    inputs: none")
@@ -225,6 +233,7 @@ def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         return ExitStatus.USAGE
     params = _parse_params(args)
     secrets: List[str] = []
+    restore = _sigterm_as_interrupt()
     try:
         with SandboxConnection(args, stderr) as settings:
             from .secrets import literal_secrets
@@ -235,6 +244,8 @@ def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             try:
                 connection = integration.connect(settings)
             except OpsGenieIntegrationError as exc:
+                if not settings and exc.hint is None:
+                    exc.hint = NO_CONNECTION_HINT
                 envelope = env.scrub(env.failure(definition.name, exc), secrets)
             else:
                 redactor.add(connection.secrets)
@@ -242,8 +253,32 @@ def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
                     envelope = integration.run(definition.name, params, connection)
     except OpsGenieIntegrationError as exc:  # unreadable --connection file
         envelope = env.scrub(env.failure(definition.name, exc), secrets)
+    except KeyboardInterrupt:  # SIGINT or SIGTERM: still one envelope, so a playbook gets JSON
+        interrupted = OpsGenieIntegrationError("Interrupted (SIGINT or SIGTERM) before the command finished.",
+                                               hint="Nothing was changed in OpsGenie; run the command again.")
+        interrupted.error_type = "interrupted"
+        _print_json(stdout, env.failure(definition.name, interrupted))
+        return ExitStatus.INTERRUPTED
+    finally:
+        restore()
     _print_json(stdout, envelope)
     return _exit_status(envelope)
+
+
+def _sigterm_as_interrupt():
+    """Make SIGTERM raise KeyboardInterrupt (as SIGINT does) while a command runs; returns the
+    function restoring the previous handler. Only in the main thread, where signals arrive."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:

@@ -356,6 +356,8 @@ class OpsGenieClient:
             message = code = errs = request_id = None
         if not message:
             message = _message_without_json(status, response.reason, raw, content_type)
+        if status == 422 and isinstance(errs, dict) and errs:
+            hint = f"OpsGenie refused the value of: {', '.join(map(str, errs))}."
         kwargs: Dict[str, Any] = {}
         if cls is errors.RateLimitedError:
             kwargs["retry_after"] = _retry_after(response)

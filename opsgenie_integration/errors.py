@@ -203,7 +203,8 @@ STATUS_TABLE: Mapping[int, tuple] = {
         "schedules, on-calls, timelines, users and account), is scoped to another team, or is "
         "not the key of an API integration.",
     ),
-    404: (NotFoundError, "Check the name or id; names are matched exactly, case included."),
+    404: (NotFoundError, "Check the name or id (names are matched exactly, case included), and the Server "
+                         "URL and API Version."),
     422: (
         UnprocessableError,
         "OpsGenie refused a value: a malformed API key (or a user's key instead of an API "

@@ -31,7 +31,8 @@ def add_fetch_parser(sub: Any) -> None:
     parser = sub.add_parser("fetch", help="backfill (and follow) alerts as JSON Lines on stdout")
     parser.add_argument("--start", metavar="TIME", help="window start (UTC unless an offset is given); "
                         "default 24 hours ago; ignored when the checkpoint file holds a checkpoint")
-    parser.add_argument("--end", metavar="TIME", help="window end (exclusive); default: now (moving, with --follow)")
+    parser.add_argument("--end", metavar="TIME", help="window end (exclusive); default: now minus 5 s, "
+                        "at every call (moving, with --follow)")
     parser.add_argument("--query", metavar="QUERY", default=None, help="OpsGenie alert search query")
     parser.add_argument("--checkpoint-file", metavar="FILE", help="read the checkpoint from FILE and write it after every page")
     parser.add_argument("--field-mapping", metavar="FILE", help="field mapping file replacing the default event source's")
@@ -200,10 +201,13 @@ def _loop(integration, connection, inputs, checkpoint, args, stdout, stderr, sto
         if envelope["return_data"] != "Successful":
             error = envelope["error"] or {}
             failures += 1
-            stderr.write(f"fetch: {error.get('text')}\n")
             if not error.get("retryable") or (failures >= MAX_FAILURES_IN_A_ROW and not args.follow):
+                stderr.write(f"fetch: {error.get('text')}\n")
                 return ExitStatus.FAILED
-            _sleep(min(60.0, 2.0 ** failures), stop)
+            wait = min(60.0, 2.0 ** failures)
+            stderr.write(f"fetch: {error.get('type')} (status {error.get('status_code')}): waiting {wait:g} s, then "
+                         f"the same page again (attempt {failures + 1}); the checkpoint has not moved\n")
+            _sleep(wait, stop)
             continue
         failures = 0
         events = envelope["events"]

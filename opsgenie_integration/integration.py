@@ -72,7 +72,7 @@ class Integration:
         self.plugin_manager = plugin_manager
         self._commands = commands
         self._connection_validator = InputValidator(
-            manifest.connection_parameters, load_json(manifest.connection_schema)
+            manifest.connection_parameters, load_json(manifest.connection_schema), noun="setting"
         )
 
     @classmethod
@@ -128,7 +128,7 @@ class Integration:
         except ConnectionSettingsError:
             raise
         except InputError as exc:
-            raise ConnectionSettingsError(exc.problems) from None
+            raise ConnectionSettingsError(exc.problems, hint=exc.hint) from None
         raw_key = values["api_key"]
         secrets = literal_secrets(raw_key)  # a reference is no secret: errors must name it
         key = self.resolve_secret(raw_key)

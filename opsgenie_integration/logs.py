@@ -51,6 +51,8 @@ def configure_cli_logging(stream: TextIO, verbosity: int) -> RedactingFilter:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(redactor)
+    if verbosity < 2:  # urllib3's retry warnings are noise: the envelope says what happened
+        handler.addFilter(lambda record: not (record.name.startswith("urllib3") and record.levelno < logging.ERROR))
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_opsgenie_cli", False):

@@ -37,9 +37,36 @@ FORMAT_CHECKER.checks("opsgenie-time")(lambda v: not isinstance(v, (str, int)) o
 FORMAT_CHECKER.checks("opsgenie-checkpoint")(lambda v: not isinstance(v, str) or is_checkpoint(v))
 FORMAT_CHECKER.checks("opsgenie-server-url")(_is_server_url)
 
+
+def _is_enclosable_query(value: object) -> bool:
+    """True when a search query can be wrapped in parentheses safely: its parentheses balance and
+    its double quotes close (outside quotes; a backslash escapes). Not a parser: OpsGenie parses."""
+    if not isinstance(value, str):
+        return True
+    depth, quoted, escaped = 0, False, False
+    for char in value:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0 and not quoted
+
+
+FORMAT_CHECKER.checks("opsgenie-alert-query")(_is_enclosable_query)
+
 _FORMAT_EXPECTED = {
     "opsgenie-time": f"expected {TIME_FORMATS_HELP}",
     "opsgenie-checkpoint": "expected the checkpoint string of an earlier Fetch Event result (ck1....)",
+    "opsgenie-alert-query": "expected an OpsGenie search query whose parentheses and double quotes are "
+    "balanced (it is sent as (<query>) AND <time window>)",
     "opsgenie-server-url": "expected https://api.opsgenie.com (US) or https://api.eu.opsgenie.com (EU); "
     "http only for loopback hosts; no path, query or credentials",
 }
@@ -72,7 +99,8 @@ class InputValidator:
         schema: the JSON Schema of the inputs (types and constraints).
     """
 
-    def __init__(self, parameters: Sequence[Parameter], schema: dict) -> None:
+    def __init__(self, parameters: Sequence[Parameter], schema: dict, *, noun: str = "input") -> None:
+        self.noun = noun
         self.parameters = {p.id: p for p in parameters}
         self.schema = schema
         self.validator = compile_validator(schema)
@@ -105,12 +133,14 @@ class InputValidator:
                                "message": f"inputs must be an object of name: value, got {type(given).__name__}"}])
         problems: List[Dict[str, str]] = []
         values: Dict[str, Any] = {}
+        hint = None
         for name, value in given.items():
             input_id = self._names.get(_fold(name)) if isinstance(name, str) else None
             if input_id is None:
                 known = ", ".join(self.label(i) for i in self.parameters) or "none"
+                hint = f"Known {self.noun}s: {known}."
                 problems.append({"parameter": str(name), "id": str(name),
-                                 "message": f"Unknown input {_show(name)}. Known inputs: {known}."})
+                                 "message": f"Unknown {self.noun} {_show(name)}"})
                 continue
             if input_id in values:
                 problems.append(self._problem(input_id, "given twice (by display name and by id)"))
@@ -125,7 +155,7 @@ class InputValidator:
         if problems:
             order = list(self.parameters)
             problems.sort(key=lambda p: order.index(p["id"]) if p["id"] in order else -1)
-            raise InputError(problems)
+            raise InputError(problems, hint=hint)
         for input_id, parameter in self.parameters.items():
             if input_id not in values and parameter.default is not None:
                 values[input_id] = parameter.default

@@ -78,8 +78,16 @@ def test_fetch_event_with_query(integration_, sb):
 
 
 def test_fetch_event_malformed_query_is_a_clear_422(integration_, sb):
-    envelope = run(integration_, sb, "Fetch Event", {"Search Condition": "status:(open"})
+    envelope = run(integration_, sb, "Fetch Event", {"Search Condition": "status: open AND"})
     assert envelope["error"]["status_code"] == 422 and "query" in envelope["error"]["message"].lower()
+    assert "query" in envelope["error"]["hint"]  # OpsGenie's errors map names the parameter
+
+
+@pytest.mark.parametrize("query", ["status: closed) OR (status: open", "status:(open", 'message: "unclosed', "a)"])
+def test_fetch_event_query_cannot_escape_its_parentheses(integration_, sb, query):
+    envelope = run(integration_, sb, "Fetch Event", {"Search Condition": query})
+    assert envelope["error"]["type"] == "validation" and sb.requests == []
+    assert envelope["error"]["message"].startswith("Search Condition (query): expected an OpsGenie search query whose parentheses")
 
 
 def test_get_schedules(integration_, sb):

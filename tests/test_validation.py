@@ -58,6 +58,19 @@ def test_inputs_must_be_an_object(integration):
         validator(integration, "Get Schedules").validate(["x"])
 
 
+@pytest.mark.parametrize("query", ['message: "a (b"', 'tags: (x OR y) AND message: "a \\" (b"', "", "((a))"])
+def test_balanced_queries_are_accepted(integration, query):
+    validator(integration, "Fetch Event").validate({"Search Condition": query})
+
+
+def test_unknown_names_share_one_hint(integration):
+    with pytest.raises(InputError) as caught:
+        validator(integration, "Get Single User").validate({"usr": "a", "Username": "b"})
+    assert [p["message"] for p in caught.value.problems] == [
+        "Unknown input 'usr'", "Unknown input 'Username'", "Username or ID (user): is required"]
+    assert caught.value.hint == "Known inputs: Username or ID (user)."
+
+
 @pytest.mark.parametrize("name", ["Ops Team/EU #1", "O'Brien", "team.name", "Équipe Nuit", "a", "x" * 1000])
 def test_names_are_not_stricter_than_opsgenie(integration, name):
     assert validator(integration, "Get On-call User").validate({"Schedule Name": name})["schedule_name"] == name
