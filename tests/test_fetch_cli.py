@@ -94,6 +94,8 @@ def test_killed_fetch_resumes_exactly(sandbox_2000, tmp_path, mapping, sig):
     lines.extend(first.stdout.read().splitlines())  # the same buffered reader, so no line is cut
     first.wait(timeout=30)
     err = first.stderr.read()
+    first.stdout.close()
+    first.stderr.close()
     if sig == signal.SIGTERM:
         assert first.returncode == 0, err  # it finished its page and stopped cleanly
     assert 500 <= len(lines) < 2000

@@ -8,9 +8,8 @@ with 429 and 5xx injected (a failure never moves the checkpoint; the same call i
 
 from __future__ import annotations
 
-import json
 import random
-from typing import Dict, List, Set, Tuple
+from typing import List, Set, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
