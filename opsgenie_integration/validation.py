@@ -76,13 +76,18 @@ _INT_TEXT = re.compile(r"^\s*[+-]?\d{1,18}\s*$")
 _NUMBER_TEXT = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 
 
-def compile_validator(schema: dict) -> Draft202012Validator:
-    """Check a schema and compile its validator (with the project's format checks switched on).
+def compile_validator(schema: dict, *, check: bool = False) -> Draft202012Validator:
+    """Compile a schema's validator (with the project's format checks switched on).
+
+    The packaged schemas are checked against the JSON Schema meta-schema by the test suite
+    (``check_schema`` costs more than everything else at start-up); pass ``check=True`` for a
+    schema that did not ship with the package.
 
     Raises:
-        jsonschema.exceptions.SchemaError: the schema itself is invalid.
+        jsonschema.exceptions.SchemaError: with ``check``, the schema itself is invalid.
     """
-    Draft202012Validator.check_schema(schema)
+    if check:
+        Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
 
 
