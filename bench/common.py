@@ -26,16 +26,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, TypeVar
+from typing import IO, Any, Callable, TypeVar
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 
 #: The sandbox clock of every benchmark: seeded alerts are created and updated over the 7 days
-#: before it, so the fetch window below holds all of them.
+#: before it, so a window from 8 days before it to just after it holds all of them.
 SANDBOX_CLOCK = "2024-03-06T12:00:00Z"
 DAY_MS = 86_400_000
 
@@ -45,7 +45,7 @@ T = TypeVar("T")
 # -- the machine --------------------------------------------------------------------------------
 
 
-def _memory_bytes() -> Optional[int]:
+def _memory_bytes() -> int | None:
     try:
         with open("/proc/meminfo", encoding="ascii") as meminfo:
             for line in meminfo:
@@ -77,7 +77,7 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def machine_info() -> Dict[str, Any]:
+def machine_info() -> dict[str, Any]:
     """``{cores, memory_gib, cpu, python, platform, date}`` of this machine, now (UTC)."""
     memory = _memory_bytes()
     return {
@@ -90,25 +90,57 @@ def machine_info() -> Dict[str, Any]:
     }
 
 
-def machine_line(info: Dict[str, Any]) -> str:
-    return (f"{info['date']}; {info['cores']} cores, {info['memory_gib']} GiB; {info['cpu']}; "
-            f"{info['python']}; {info['platform']}")
+def machine_line(info: dict[str, Any]) -> str:
+    return (
+        f"{info['date']}; {info['cores']} cores, {info['memory_gib']} GiB; {info['cpu']}; "
+        f"{info['python']}; {info['platform']}"
+    )
 
 
 # -- command line ---------------------------------------------------------------------------------
 
 
-def parse_args(description: str, argv: Optional[Sequence[str]] = None,
-               extra: Optional[Callable[[argparse.ArgumentParser], None]] = None) -> argparse.Namespace:
-    """``--short`` (the small counts CI runs) and ``--json`` (stdout: the JSON line only)."""
+def parse_args(
+    description: str,
+    argv: Sequence[str] | None = None,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+    variants: bool = False,
+) -> argparse.Namespace:
+    """``--short`` (the small counts CI runs) and ``--json`` (stdout: the JSON line only); with
+    ``variants``, ``--variant DIR`` (repeatable): also measure the project found in DIR (a
+    scratch copy with a proposed change), through PYTHONPATH, interleaved with the installed one."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--short", action="store_true",
-                        help="small counts and fewer runs (what CI runs; finishes in seconds)")
-    parser.add_argument("--json", action="store_true",
-                        help="print only the JSON line on stdout (the table goes to stderr)")
+    parser.add_argument(
+        "--short",
+        action="store_true",
+        help="small counts and fewer runs (what CI runs; finishes in seconds)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print only the JSON line on stdout (the table goes to stderr)",
+    )
+    if variants:
+        parser.add_argument(
+            "--variant",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="also run the CLI with DIR first on PYTHONPATH (a scratch copy of the "
+            "project with a change to measure); repeatable",
+        )
     if extra is not None:
         extra(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for folder in getattr(args, "variant", []):
+        if not (Path(folder) / "opsgenie_integration" / "__init__.py").is_file():
+            parser.error(f"--variant {folder}: no opsgenie_integration package there")
+    return args
+
+
+def variant_name(folder: str) -> str:
+    """The row name of a ``--variant`` folder."""
+    return f"ours @ {Path(folder).name}"
 
 
 # -- statistics -----------------------------------------------------------------------------------
@@ -119,11 +151,11 @@ def median(values: Iterable[float]) -> float:
     return float(statistics.median(list(values)))
 
 
-def interleave(contenders: Dict[str, Callable[[], T]], rounds: int) -> Dict[str, List[T]]:
+def interleave(contenders: dict[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
     """Run each contender once per round, in turn, the starting one rotating each round, so slow
     drifts of a noisy machine fall on every contender alike. Returns ``{name: [result, ...]}``."""
     names = list(contenders)
-    results: Dict[str, List[T]] = {name: [] for name in names}
+    results: dict[str, list[T]] = {name: [] for name in names}
     for round_number in range(rounds):
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
@@ -149,19 +181,39 @@ def console_script(name: str = "opsgenie-integration") -> str:
     return found
 
 
-def child_env() -> Dict[str, str]:
-    """The environment for children: no proxy settings (the sandbox is on loopback) and no
-    OPSGENIE_* settings that could change what the CLI connects to."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.lower().endswith("_proxy") and not k.startswith("OPSGENIE_")}
+#: Where children keep their bytecode (``PYTHONPYCACHEPREFIX``): outside the work tree, kept
+#: between runs, so every child starts with compiled modules as after a ``pip install``.
+PYCACHE = Path(tempfile.gettempdir()) / "opsgenie-bench-pycache"
+
+
+def child_env(bytecode_cache: bool = True, pythonpath: str | None = None) -> dict[str, str]:
+    """The environment for children: no proxy settings (the sandbox is on loopback), no
+    OPSGENIE_* settings that could change what the CLI connects to and, with ``bytecode_cache``,
+    compiled modules cached under ``PYCACHE`` even where PYTHONDONTWRITEBYTECODE is set (an
+    editable install with that variable would otherwise compile the project at every start,
+    which an installed wheel never does). ``pythonpath``: a folder put first on the children's
+    PYTHONPATH (``--variant``: a scratch copy of the project measured beside the installed one)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.lower().endswith("_proxy") and not k.startswith("OPSGENIE_")
+    }
     env.setdefault("PYTHONIOENCODING", "utf-8")
+    if bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    else:  # read the caches there are, write none (nothing lands in the work tree)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath, env.get("PYTHONPATH")) if p)
     return env
 
 
 @dataclass
 class ChildRun:
     """One finished subprocess: exit status, wall seconds, CPU seconds (user + system), peak
-    resident set in KiB (``ru_maxrss``), and what it wrote on stderr (and stdout, when piped)."""
+    resident set in KiB (``ru_maxrss``), and what it wrote on stderr (and stdout, when captured)."""
 
     returncode: int
     seconds: float
@@ -171,38 +223,83 @@ class ChildRun:
     stdout: str = ""
 
 
-def run_child(argv: Sequence[str], *, stdout: Optional[IO[Any]] = None, capture_stdout: bool = False,
-              timeout: float = 900.0) -> ChildRun:
-    """Run ``argv`` and wait for it with ``os.wait4``: its own rusage, not the sum of all children.
+#: A tiny launcher (``python -S``, about 9 MiB resident) that forks, execs the command and reports
+#: the child's own ``os.wait4`` rusage. Linux counts the resident set a process had *before* its
+#: exec in ``ru_maxrss`` (the forked copy of its parent): forked straight from a benchmark holding a
+#: 100,000-alert sandbox, every child would report the benchmark's memory. Forked from this
+#: launcher, that part is smaller than any Python child's own peak.
+_LAUNCHER = """
+import json, os, sys, time
+result, argv = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(argv[0], argv)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - started
+with open(result, "w") as out:
+    json.dump({"status": os.waitstatus_to_exitcode(status), "seconds": seconds,
+               "cpu": usage.ru_utime + usage.ru_stime, "maxrss": usage.ru_maxrss}, out)
+"""
+
+
+def run_child(
+    argv: Sequence[str],
+    *,
+    stdout: IO[Any] | None = None,
+    capture_stdout: bool = False,
+    timeout: float = 900.0,
+    bytecode_cache: bool = True,
+    pythonpath: str | None = None,
+) -> ChildRun:
+    """Run ``argv`` (``argv[0]`` a path) through the launcher; wall time is measured around the
+    child's fork and exit (the launcher's own start-up is not counted).
 
     ``stdout``: a file to write to (default /dev/null unless ``capture_stdout``). stderr is
-    captured through a temporary file (no pipe to fill up).
+    captured through a temporary file (no pipe to fill up). ``bytecode_cache``, ``pythonpath``: see ``child_env``.
     """
-    with tempfile.TemporaryFile("w+b") as err, tempfile.TemporaryFile("w+b") as out:
-        target: Any = out if capture_stdout else (stdout if stdout is not None else subprocess.DEVNULL)
-        started = time.perf_counter()
-        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=target, stderr=err,
-                                   env=child_env(), close_fds=True)
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                process.kill()
-                pid, status, usage = os.wait4(process.pid, 0)
-                break
-            time.sleep(0.002)
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
+    with (
+        tempfile.TemporaryFile("w+b") as err,
+        tempfile.TemporaryFile("w+b") as out,
+        tempfile.NamedTemporaryFile("r", suffix=".json") as result,
+    ):
+        target: Any = (
+            out if capture_stdout else (stdout if stdout is not None else subprocess.DEVNULL)
+        )
+        launcher = [sys.executable, "-S", "-c", _LAUNCHER, result.name, *argv]
+        process = subprocess.Popen(
+            launcher,
+            stdin=subprocess.DEVNULL,
+            stdout=target,
+            stderr=err,
+            env=child_env(bytecode_cache, pythonpath),
+            close_fds=True,
+            start_new_session=True,
+        )
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+            raise
         err.seek(0)
         out.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+        try:
+            figures = json.loads(Path(result.name).read_text(encoding="utf-8"))
+        except ValueError:
+            raise RuntimeError(
+                f"the launcher failed ({process.returncode}): {stderr[-500:]}"
+            ) from None
         return ChildRun(
-            returncode=process.returncode,
-            seconds=seconds,
-            cpu_seconds=usage.ru_utime + usage.ru_stime,
-            max_rss_kib=usage.ru_maxrss,  # KiB on Linux
-            stderr=err.read().decode("utf-8", "replace"),
+            returncode=figures["status"],
+            seconds=figures["seconds"],
+            cpu_seconds=figures["cpu"],
+            max_rss_kib=figures["maxrss"],  # KiB on Linux
+            stderr=stderr,
             stdout=out.read().decode("utf-8", "replace") if capture_stdout else "",
         )
 
@@ -298,11 +395,11 @@ class Report:
 
     benchmark: str
     short: bool
-    machine: Dict[str, Any] = field(default_factory=machine_info)
-    sections: List[str] = field(default_factory=list)
-    figures: Dict[str, Any] = field(default_factory=dict)
-    targets: List[Dict[str, Any]] = field(default_factory=list)
-    problems: List[str] = field(default_factory=list)
+    machine: dict[str, Any] = field(default_factory=machine_info)
+    sections: list[str] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
     def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.sections.append(f"{title}\n{format_table(headers, rows)}")
@@ -312,8 +409,15 @@ class Report:
 
     def target(self, name: str, goal: str, measured: float, met: bool, detail: str = "") -> None:
         """Record one target: ``goal`` in words (``>= 0.8x``), the measured ratio, met or not."""
-        self.targets.append({"target": name, "goal": goal, "measured": round(measured, 3), "met": bool(met),
-                             "detail": detail})
+        self.targets.append(
+            {
+                "target": name,
+                "goal": goal,
+                "measured": round(measured, 3),
+                "met": bool(met),
+                "detail": detail,
+            }
+        )
 
     def problem(self, text: str) -> None:
         """A broken run (not a missed target): the script exits 1."""
@@ -328,13 +432,29 @@ class Report:
         for section in self.sections:
             print(f"\n{section}", file=text)
         if self.targets:
-            rows = [(t["target"], t["goal"], f"{t['measured']:.2f}",
-                     "target met" if t["met"] else "target missed", t["detail"]) for t in self.targets]
-            print("\n" + format_table(("target", "goal", "measured", "verdict", ""), rows), file=text)
+            rows = [
+                (
+                    t["target"],
+                    t["goal"],
+                    f"{t['measured']:.2f}",
+                    "target met" if t["met"] else "target missed",
+                    t["detail"],
+                )
+                for t in self.targets
+            ]
+            print(
+                "\n" + format_table(("target", "goal", "measured", "verdict", ""), rows), file=text
+            )
         for problem in self.problems:
             print(f"BROKEN RUN: {problem}", file=text)
         text.flush()
-        line = {"benchmark": self.benchmark, "mode": mode, "machine": self.machine,
-                "figures": self.figures, "targets": self.targets, "problems": self.problems}
+        line = {
+            "benchmark": self.benchmark,
+            "mode": mode,
+            "machine": self.machine,
+            "figures": self.figures,
+            "targets": self.targets,
+            "problems": self.problems,
+        }
         print(json.dumps(line, sort_keys=False), flush=True)
         return 1 if self.problems else 0

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from typing import FrozenSet, Optional
 
 PREFIX = "ck1."
+MAX_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+#: More alerts than this sharing one millisecond cannot be paged (the 20,000 offset cap).
+MAX_SEEN_IDS = 19_900
 
 
 class CheckpointError(ValueError):
@@ -63,7 +66,7 @@ class Checkpoint:
         try:
             data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
             payload = json.loads(data.decode("utf-8"))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
+        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
             raise CheckpointError("is not a checkpoint from a Fetch Event result (it is damaged)") from None
         if not isinstance(payload, dict):
             raise CheckpointError("is not a checkpoint from a Fetch Event result")
@@ -74,13 +77,14 @@ class Checkpoint:
             or not all(isinstance(i, str) for i in ids)
             or not (end is None or _is_ms(end))
             or not isinstance(q, str)
+            or len(ids) > MAX_SEEN_IDS
         ):
             raise CheckpointError("is not a checkpoint from a Fetch Event result (fields are missing)")
         return cls(updated_at=t, seen_ids=frozenset(ids), end=end, query=q)
 
 
 def _is_ms(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_MS
 
 
 def is_checkpoint(value: object) -> bool:

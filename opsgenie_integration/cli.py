@@ -101,8 +101,18 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
                             "default: the OPSGENIE_SERVER_URL / OPSGENIE_API_KEY / OPSGENIE_API_VERSION environment")
     group.add_argument("--sandbox", action="store_true",
                        help="start the embedded OpsGenie sandbox on a free loopback port and use it")
-    parser.add_argument("--sandbox-alerts", type=int, default=500, metavar="N",
-                        help="alerts seeded in the --sandbox (default 500)")
+    parser.add_argument("--sandbox-alerts", type=_alert_count, default=500, metavar="N",
+                        help="alerts seeded in the --sandbox (0..200000, default 500)")
+
+
+def _alert_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= 200_000:
+        raise argparse.ArgumentTypeError("expected 0 to 200000")
+    return value
 
 
 def load_connection_settings(path: Optional[str], environ: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
@@ -126,9 +136,11 @@ def load_connection_settings(path: Optional[str], environ: Optional[Dict[str, st
         except (OSError, UnicodeDecodeError) as exc:
             raise problem(f"cannot be read ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
         try:
-            settings = load_yaml(text)  # YAML is a superset of JSON
-        except yaml.YAMLError:
+            settings = load_yaml(text, untrusted=True)  # YAML is a superset of JSON
+        except (yaml.YAMLError, RecursionError):
             raise problem("is not valid YAML or JSON") from None
+        except ValueError as exc:
+            raise problem(str(exc)) from None
         if not isinstance(settings, dict):
             raise problem("must be a mapping of setting: value (server_url, api_key, api_version)")
         return settings
@@ -140,9 +152,9 @@ def _parse_params(args: argparse.Namespace) -> Dict[str, Any]:
     params: Dict[str, Any] = {}
     if args.params:
         try:
-            loaded = json.loads(args.params)
-        except ValueError as exc:
-            raise UsageError(f"--params is not valid JSON ({exc})") from None
+            loaded = json.loads(args.params, parse_constant=lambda name: float(name))
+        except (ValueError, RecursionError) as exc:
+            raise UsageError(f"--params is not valid JSON ({str(exc)[:120] or 'nested too deeply'})") from None
         if not isinstance(loaded, dict):
             raise UsageError("--params must be a JSON object of name: value")
         params.update(loaded)
@@ -155,7 +167,17 @@ def _parse_params(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _print_json(stream: TextIO, value: Any) -> None:
-    stream.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    """One JSON document: strict JSON (no NaN), readable UTF-8 where the stream takes it, plain
+    ASCII escapes where it does not (an ASCII terminal, lone surrogates from bad arguments)."""
+    try:
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:  # NaN/Infinity somewhere: render them as null rather than invalid JSON
+        text = json.dumps(json.loads(json.dumps(value, default=str), parse_constant=lambda _: None),
+                          indent=2, ensure_ascii=False)
+    try:
+        stream.write(text + "\n")
+    except UnicodeEncodeError:
+        stream.write(json.dumps(json.loads(text), indent=2, ensure_ascii=True) + "\n")
     stream.flush()
 
 
@@ -308,6 +330,11 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
     except KeyboardInterrupt:
         stderr.write("opsgenie-integration: interrupted\n")
         return ExitStatus.INTERRUPTED
+    except (RecursionError, MemoryError) as exc:  # hostile input beyond every other check
+        stderr.write(f"opsgenie-integration: {type(exc).__name__}: the input is too large or too deeply nested\n")
+        if argv and argv[0] == "run":
+            _print_usage_envelope(argv, f"{type(exc).__name__}: the input is too large or too deeply nested", stdout)
+        return ExitStatus.FAILED
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
 

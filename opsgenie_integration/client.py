@@ -31,6 +31,11 @@ DEFAULT_API_VERSION = "v2"
 CONNECT_TIMEOUT = 5.0
 USER_AGENT = "opsgenie-integration/0.1"
 
+#: Largest answer body accepted (decompressed), bytes; a page of 100 alerts is about 200 kB.
+MAX_BODY_BYTES = 32_000_000
+#: An answer must be complete within this many read timeouts from the request.
+ANSWER_DEADLINE_FACTOR = 2
+
 #: The biggest ``offset + limit`` the alert list accepts.
 ALERT_PAGING_CAP = 20000
 
@@ -75,6 +80,8 @@ def normalize_server_url(server_url: str) -> str:
         raise ValueError(f"expected a URL such as https://api.opsgenie.com ({exc})") from None
     if parts.scheme not in ("https", "http") or not host:
         raise ValueError("expected a URL such as https://api.opsgenie.com or https://api.eu.opsgenie.com")
+    if not _valid_host(host):
+        raise ValueError(f"{host[:80]!r} is not a valid host name")
     if parts.scheme == "http" and not is_loopback_host(host):
         raise ValueError("must use https:// (http is allowed only for loopback hosts such as 127.0.0.1)")
     if parts.username or parts.password:
@@ -87,6 +94,16 @@ def normalize_server_url(server_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    return len(host) <= 253 and all(0 < len(label) <= 63 for label in labels)
+
+
 def _is_version_path(path: str) -> bool:
     segment = path.strip("/")
     return len(segment) >= 2 and segment[0] == "v" and segment[1:].isdigit()
@@ -97,7 +114,13 @@ def encode_segment(value: str) -> str:
 
     >>> encode_segment("Ops Team/EU #1")
     'Ops%20Team%2FEU%20%231'
+
+    Raises:
+        ValueError: ``""``, ``"."`` or ``".."``: no encoding keeps them one segment (HTTP libraries
+            and servers resolve dot segments), so they would reach another endpoint.
     """
+    if value in ("", ".", ".."):
+        raise ValueError(f"{value!r} cannot be sent as a name or id in a URL path")
     return quote(value, safe="")
 
 
@@ -133,6 +156,8 @@ class OpsGenieClient:
     ) -> None:
         if not _is_version_path(api_version or ""):
             raise ValueError("API Version must look like v2")
+        if not api_key or not all(" " < ch < "\x7f" for ch in api_key):
+            raise ValueError("must be printable ASCII without spaces (it travels in an HTTP header)")
         self.base_url = normalize_server_url(server_url)
         self.api_version = api_version
         self.timeout = (CONNECT_TIMEOUT, float(timeout))
@@ -283,8 +308,11 @@ class OpsGenieClient:
         path = urlsplit(url).path
         started = time.monotonic()
         try:
-            response = self.session.get(url, params=clean, timeout=self.timeout)
-            body_text = response.content  # read the whole body here, inside the try
+            response = self.session.get(url, params=clean, timeout=self.timeout, stream=True, allow_redirects=False)
+            try:
+                body_text = self._read_body(response, started, path)
+            finally:
+                response.close()
         except requests.exceptions.SSLError:
             raise errors.TransportError(
                 f"TLS verification failed for {self.base_url}.",
@@ -302,7 +330,14 @@ class OpsGenieClient:
             raise errors.TransportError(
                 f"GET {path} kept failing and the retries ran out.", hint=None
             ) from None
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            raise errors.RequestTimeoutError(
+                f"OpsGenie stopped sending the answer to GET {path} for longer than the read timeout "
+                f"({self.timeout[1]:g} s).",
+                hint="Check the network path to OpsGenie, or raise Timeout.",
+            ) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
+                urllib3.exceptions.HTTPError, ConnectionError):
             raise errors.TransportError(
                 f"The connection was closed before the whole answer to GET {path} arrived.",
                 hint="A proxy or OpsGenie cut the answer short; try again.",
@@ -320,15 +355,37 @@ class OpsGenieClient:
         log.debug("GET %s -> %s in %.3f s", path, response.status_code, elapsed)
         return self._decode(response, body_text, path)
 
+    def _read_body(self, response: requests.Response, started: float, path: str) -> bytes:
+        """The whole body, decompressed, within ``MAX_BODY_BYTES`` and the answer deadline
+        (``ANSWER_DEADLINE_FACTOR`` times the read timeout, counted from the request)."""
+        deadline = started + self.timeout[1] * ANSWER_DEADLINE_FACTOR
+        chunks: List[bytes] = []
+        size = 0
+        for chunk in _body_chunks(response):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise errors.BadResponseError(
+                    f"The answer to GET {path} is larger than {MAX_BODY_BYTES // 1_000_000} MB; "
+                    "OpsGenie's answers are far smaller.", status_code=response.status_code, path=path,
+                    hint="Check the Server URL: something other than OpsGenie answered.")
+            if time.monotonic() > deadline:
+                raise errors.RequestTimeoutError(
+                    f"The answer to GET {path} kept arriving for more than "
+                    f"{self.timeout[1] * ANSWER_DEADLINE_FACTOR:g} s; it was abandoned.",
+                    hint="Check the network path to OpsGenie, or raise Timeout.")
+            chunks.append(chunk)
+        response._content_consumed = True  # read to the end: requests may pool the connection again
+        return b"".join(chunks)
+
     def _decode(self, response: requests.Response, raw: bytes, path: str) -> dict:
         status = response.status_code
         content_type = response.headers.get("Content-Type", "")
         body: Any = None
         if raw.strip():
             try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
+                body = json.loads(raw, parse_constant=_reject_constant)
+            except (ValueError, RecursionError):
+                body = None  # not JSON, NaN/Infinity, or nested beyond reason
         header_request_id = response.headers.get("X-Request-ID")
         if 200 <= status < 300:
             if isinstance(body, dict):
@@ -336,7 +393,8 @@ class OpsGenieClient:
             if not raw.strip():
                 what = "an empty body"
             elif body is None:
-                what = f"a body that is not JSON ({content_type or 'no Content-Type'}: {_snippet(raw)})"
+                shown = _snippet(raw.replace(self._api_key.encode(), b"[REDACTED]"))
+                what = f"a body that is not JSON ({content_type or 'no Content-Type'}: {shown})"
             else:
                 what = "JSON that is not an object"
             raise errors.BadResponseError(
@@ -355,7 +413,11 @@ class OpsGenieClient:
         else:
             message = code = errs = request_id = None
         if not message:
-            message = _message_without_json(status, response.reason, raw, content_type)
+            message = _message_without_json(status, response.reason, raw.replace(self._api_key.encode(), b"[REDACTED]"),
+                                            content_type)
+        if 300 <= status < 400:
+            message = f"HTTP {status}: OpsGenie does not redirect; something else answered at {self.base_url}."
+            hint = "Check the Server URL (US https://api.opsgenie.com, EU https://api.eu.opsgenie.com)."
         if status == 422 and isinstance(errs, dict) and errs:
             hint = f"OpsGenie refused the value of: {', '.join(map(str, errs))}."
         kwargs: Dict[str, Any] = {}
@@ -396,6 +458,25 @@ def _connection_error(exc: BaseException, base_url: str, path: str) -> errors.Tr
         hint="Check the Server URL (US https://api.opsgenie.com, EU https://api.eu.opsgenie.com) "
         "and that this host can reach it.",
     )
+
+
+def _body_chunks(response: requests.Response) -> Iterable[bytes]:
+    """The body, decompressed, in pieces as they arrive: ``read1`` returns after one socket read,
+    so a server dripping bytes cannot hold a read open past the answer deadline."""
+    raw = response.raw
+    read1 = getattr(raw, "read1", None)
+    if not callable(read1):  # urllib3 before 2.3, or a test double
+        yield from response.iter_content(chunk_size=8192)
+        return
+    while True:
+        chunk = read1(65536, decode_content=True)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _retry_after(response: requests.Response) -> Optional[float]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import tempfile
@@ -23,6 +24,8 @@ from typing import Any, Dict, Optional, TextIO
 FETCH_COMMAND = "Fetch Event"
 PAGE_LIMIT = 100
 MAX_FAILURES_IN_A_ROW = 5
+#: One encoder for every event line (json.dumps with options builds a new encoder per call).
+_ENCODE_EVENT = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def add_fetch_parser(sub: Any) -> None:
@@ -65,13 +68,35 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def read_checkpoint_file(path: Optional[str]) -> Optional[str]:
+    """The checkpoint stored in ``path``, or None when the file does not exist or is empty.
+
+    Raises:
+        OSError, UnicodeDecodeError: the file exists but cannot be read as text.
+    """
     if not path:
         return None
     try:
-        text = Path(path).read_text(encoding="utf-8").strip()
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(4_000_000).strip()
     except FileNotFoundError:
         return None
     return text or None
+
+
+def _checkpoint_file_problem(path: Path) -> Optional[str]:
+    """Why the checkpoint file cannot be used (checked before anything is fetched), or None."""
+    if path.exists() and not path.is_file():
+        return "is not a regular file"
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        return f"its folder {str(folder)!r} does not exist"
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=str(folder))
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"its folder cannot be written ({exc.strerror or type(exc).__name__})"
+    return None
 
 
 class _Stop:
@@ -138,8 +163,15 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
     if args.follow and args.end:
         raise UsageError("fetch: --end and --follow cannot be used together")
-    if args.interval <= 0:
-        raise UsageError("fetch: --interval must be above 0")
+    if not (args.interval > 0 and math.isfinite(args.interval)):
+        raise UsageError("fetch: --interval must be a finite number of seconds above 0")
+    if args.max_events is not None and args.max_events < 1:
+        raise UsageError("fetch: --max-events must be at least 1")
+    if args.checkpoint_file:
+        problem = _checkpoint_file_problem(Path(args.checkpoint_file))
+        if problem:
+            stderr.write(f"fetch: --checkpoint-file {args.checkpoint_file}: {problem}\n")
+            return ExitStatus.FAILED
     redactor = configure_cli_logging(stderr, args.verbose)
     integration = Integration.load()
     stop = _Stop()
@@ -153,8 +185,8 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             inputs[key] = value
     try:
         checkpoint = read_checkpoint_file(args.checkpoint_file)
-    except OSError as exc:
-        stderr.write(f"fetch: cannot read --checkpoint-file: {exc.strerror}\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        stderr.write(f"fetch: cannot read --checkpoint-file: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}\n")
         return ExitStatus.FAILED
     status = ExitStatus.SUCCESSFUL
     try:
@@ -165,7 +197,7 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             try:
                 connection = integration.connect(settings)
             except OpsGenieIntegrationError as exc:
-                _print_json(stderr, env.failure(FETCH_COMMAND, exc))
+                _print_json(stderr, env.scrub(env.failure(FETCH_COMMAND, exc), literal_secrets(settings.get("api_key"))))
                 return ExitStatus.FAILED
             redactor.add(connection.secrets)
             with connection:
@@ -212,11 +244,16 @@ def _loop(integration, connection, inputs, checkpoint, args, stdout, stderr, sto
         failures = 0
         events = envelope["events"]
         if events:
-            stdout.write("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+            stdout.write("\n".join(map(_ENCODE_EVENT, events)) + "\n")
             stdout.flush()
         checkpoint = envelope["checkpoint"]
         if args.checkpoint_file:
-            write_atomically(Path(args.checkpoint_file), checkpoint + "\n")
+            try:
+                write_atomically(Path(args.checkpoint_file), checkpoint + "\n")
+            except OSError as exc:
+                stderr.write(f"fetch: the checkpoint could not be saved ({exc.strerror or type(exc).__name__}); "
+                             "the next run repeats this page\n")
+                return ExitStatus.FAILED
         progress.page(len(events))
         if args.max_events is not None and progress.events >= args.max_events:
             break

@@ -29,6 +29,17 @@ PAGE_SIZE_MAX = 100
 MAX_RESCANS = 3
 
 
+def _data(body: dict, kind: type, what: str) -> Any:
+    """``body["data"]`` when it has the shape OpsGenie documents, else ``BadResponseError``."""
+    data = body.get("data")
+    if not isinstance(data, kind):
+        raise errors.BadResponseError(
+            f"OpsGenie's answer has no {what} (data is {type(data).__name__}, not {kind.__name__}).",
+            status_code=200, request_id=body.get("requestId") if isinstance(body.get("requestId"), str) else None,
+            hint="Check the Server URL: something other than OpsGenie may have answered.")
+    return data
+
+
 def _input_error(parameter: str, input_id: str, text: str) -> errors.InputError:
     return errors.InputError([{"parameter": parameter, "id": input_id, "message": f"{parameter} ({input_id}): {text}"}])
 
@@ -184,6 +195,12 @@ def _read_after_cursor(ctx: CommandContext, query: str, cursor: int, seen: Set[s
         if fresh or len(data) < page_limit:
             has_more = len(data) >= page_limit or len(fresh) > limit
             return pages, fresh[:limit], has_more
+        if any(ts != cursor or alert_id not in seen for ts, alert_id, _ in keyed):
+            raise errors.BadResponseError(
+                f"OpsGenie answered GET {path} with alerts outside the requested updatedAt window: the "
+                "time clause of the query was not applied, so the fetch cannot move forward safely.",
+                status_code=200, path=path, request_id=body.get("requestId"),
+                hint="Check the Server URL; OpsGenie filters on updatedAt in the search query.")
         # a full page of alerts already returned (a large group sharing the cursor's millisecond)
         previous_last = keyed[-1][1]
         offset += len(data) - 1
@@ -229,7 +246,7 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
     inputs = ctx.inputs
     date = format_query_date(parse_user_time(inputs["date"])) if "date" in inputs else None
     body = ctx.client.get_on_calls(inputs["schedule_name"], identifier_type="name", date=date)
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    data = _data(body, dict, "on-call participants")
     tree = data.get("onCallParticipants") or []
     users: List[dict] = []
     unresolved: List[dict] = []
@@ -239,7 +256,7 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
     if unresolved:
         flat_body = ctx.client.get_on_calls(inputs["schedule_name"], identifier_type="name", flat=True, date=date)
         raw = [body, flat_body]
-        flat_data = flat_body.get("data") if isinstance(flat_body.get("data"), dict) else {}
+        flat_data = _data(flat_body, dict, "on-call recipients")
         recipients = [r for r in flat_data.get("onCallRecipients") or [] if isinstance(r, str)]
         outputs["on_call_recipients"] = recipients
         known = {u["name"] for u in users}
@@ -256,8 +273,7 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
 def get_schedules(ctx: CommandContext) -> CommandResult:
     """Get Schedules: ``GET /v2/schedules``. Output ``schedules``: OpsGenie's list as answered."""
     body = ctx.client.list_schedules()
-    data = body.get("data")
-    return CommandResult(raw_data=body, outputs={"schedules": data if isinstance(data, list) else []})
+    return CommandResult(raw_data=body, outputs={"schedules": _data(body, list, "list of schedules")})
 
 
 def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
@@ -278,7 +294,7 @@ def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
         date=date,
         expand=expand,
     )
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    data = _data(body, dict, "timeline")
     periods = []
     final = data.get("finalTimeline") if isinstance(data.get("finalTimeline"), dict) else {}
     for rotation in final.get("rotations") or []:
@@ -300,7 +316,7 @@ def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
 def get_single_user(ctx: CommandContext) -> CommandResult:
     """Get Single User: ``GET /v2/users/{id or username}``. Output ``user``: ``data`` as answered."""
     body = ctx.client.get_user(ctx.inputs["user"])
-    return CommandResult(raw_data=body, outputs={"user": body.get("data")})
+    return CommandResult(raw_data=body, outputs={"user": _data(body, dict, "user")})
 
 
 # -- Test Connection ---------------------------------------------------------------------------

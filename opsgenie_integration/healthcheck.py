@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import email.utils
 import json
+import math
 import os
 import shlex
 import signal
@@ -516,8 +517,8 @@ class HealthCheck:
         now: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        if not interval > 0:
-            raise ValueError("interval must be above 0 minutes")
+        if not (interval > 0 and math.isfinite(interval)):
+            raise ValueError("interval must be a finite number of minutes above 0")
         if count is not None and count < 1:
             raise ValueError("count must be at least 1")
         self.check = check
@@ -848,8 +849,8 @@ def cmd_health_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -
     from .integration import Integration
     from .logs import configure_cli_logging
 
-    if not args.interval > 0:
-        raise UsageError("health-check: --interval must be above 0 minutes")
+    if not (args.interval > 0 and math.isfinite(args.interval)):
+        raise UsageError("health-check: --interval must be above 0 minutes (and finite)")
     if args.count is not None and args.count < 1:
         raise UsageError("health-check: --count must be at least 1")
     redactor = configure_cli_logging(stderr, args.verbose)

@@ -123,8 +123,11 @@ class Integration:
         Raises:
             ConnectionSettingsError: every problem, naming the setting; never the key.
         """
+        raw_keys = [v for k, v in (settings.items() if isinstance(settings, Mapping) else ())
+                     if isinstance(k, str) and k.replace("_", " ").strip().casefold() == "api key"]
+        hidden = [s for v in raw_keys for s in literal_secrets(v)]
         try:
-            values = self._connection_validator.validate(settings)
+            values = self._connection_validator.validate(settings, secrets=hidden)
         except ConnectionSettingsError:
             raise
         except InputError as exc:
@@ -134,14 +137,18 @@ class Integration:
         key = self.resolve_secret(raw_key)
         secrets.append(key)
         values["api_key"] = key
-        client = OpsGenieClient(
-            values["server_url"],
-            key,
-            values["api_version"],
-            timeout=values["timeout"],
-            max_retry_time=values["max_retry_time"],
-            session=session,
-        )
+        try:
+            client = OpsGenieClient(
+                values["server_url"],
+                key,
+                values["api_version"],
+                timeout=values["timeout"],
+                max_retry_time=values["max_retry_time"],
+                session=session,
+            )
+        except ValueError as exc:  # the resolved key cannot travel in a header (URL and version were checked)
+            raise ConnectionSettingsError([{"parameter": "API Key", "id": "api_key",
+                                            "message": f"API Key (api_key): {exc}"}]) from None
         return Connection(settings=values, client=client, secrets=tuple(s for s in secrets if s))
 
     def resolve_secret(self, value: str) -> str:

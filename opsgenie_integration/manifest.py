@@ -23,9 +23,35 @@ from .resources import data_path, data_root
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_yaml(text: str):
-    """Parse YAML safely (no tags, no objects), with libyaml when available."""
-    return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+def load_yaml(text: str, *, untrusted: bool = False):
+    """Parse YAML safely (no tags, no objects), with libyaml when available.
+
+    With ``untrusted`` (a user's file), anchors/aliases and nesting deeper than 64 levels are
+    refused, so a "billion laughs" file cannot make the checks after it walk billions of nodes.
+
+    Raises:
+        yaml.YAMLError: not YAML; ValueError: aliases or too deep (untrusted only).
+    """
+    value = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    if untrusted:
+        _check_plain_tree(value)
+    return value
+
+
+def _check_plain_tree(value: Any, max_depth: int = 64) -> None:
+    seen: set = set()
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        if id(node) in seen:
+            raise ValueError("uses YAML anchors/aliases (or repeats a node), which are not allowed here")
+        seen.add(id(node))
+        if depth >= max_depth:
+            raise ValueError(f"is nested more than {max_depth} levels deep")
+        children = list(node.keys()) + list(node.values()) if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children)
 
 
 class ManifestError(Exception):

@@ -93,11 +93,15 @@ def compile_path(text: str) -> Tuple[Accessor, Optional[List[Step]]]:
     source = text.strip()
     if source.startswith("."):
         source = "$" + source
+    if len(source) > 4096:
+        raise ValueError(f"{text[:60]!r}... is longer than 4096 characters")
     try:
         expression = parse_jsonpath(source)
+        steps = _simple_steps(expression)
+    except RecursionError:
+        raise ValueError(f"{text[:60]!r} is nested too deeply") from None
     except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # jsonpath-ng raises plain Exception too
-        raise ValueError(f"{text!r} is not a valid JSONPath ({exc})") from None
-    steps = _simple_steps(expression)
+        raise ValueError(f"{text[:80]!r} is not a valid JSONPath ({str(exc)[:200]})") from None
     if steps is not None:
         return _accessor_for_steps(steps), steps
     return _accessor_for_jsonpath(expression), None
@@ -161,6 +165,12 @@ def _build_mapper(fields: List[Tuple[str, Accessor, Optional[List[Step]]]]) -> C
     return namespace["map_event"]
 
 
+def _schema_problem(error: Any) -> str:
+    """jsonschema's message when it is short, else the keyword (never a huge rendering)."""
+    message = error.message
+    return message if len(message) <= 200 else f"does not satisfy {error.validator!r} ({message[:120]}...)"
+
+
 @lru_cache(maxsize=1)
 def _mapping_validator():
     return compile_validator(load_json("schemas/field_mapping.schema.json"))
@@ -180,16 +190,21 @@ def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mappin
 
     try:
         text = path.read_text(encoding="utf-8")
-        raw = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
+        raw = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text, untrusted=True)
+        if path.suffix.lower() == ".json":
+            from .manifest import _check_plain_tree
+
+            _check_plain_tree(raw)
     except (OSError, UnicodeDecodeError) as exc:
         raise FieldMappingError([problem(f"cannot be read ({exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc})")]) from None
-    except (ValueError, yaml.YAMLError) as exc:
-        raise FieldMappingError([problem(f"is not valid YAML or JSON ({str(exc).splitlines()[0]})")]) from None
+    except (ValueError, yaml.YAMLError, RecursionError) as exc:
+        first = (str(exc).splitlines() or ["nested too deeply"])[0][:200]
+        raise FieldMappingError([problem(f"is not valid YAML or JSON, or is not a plain tree ({first})")]) from None
     errors = sorted(_mapping_validator().iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         from .manifest import format_path
 
-        raise FieldMappingError([problem(f"{format_path(e.absolute_path)}: {e.message}") for e in errors])
+        raise FieldMappingError([problem(f"{format_path(e.absolute_path)}: {_schema_problem(e)}") for e in errors])
     problems = []
     compiled: List[Tuple[str, Accessor, Optional[List[Step]]]] = []
     seen = set()

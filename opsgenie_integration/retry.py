@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -42,7 +42,10 @@ class OpsGenieRetry(Retry):
 
     def get_retry_after(self, response: Any) -> Optional[float]:
         """Seconds the server asked to wait: ``Retry-After``, else ``X-RateLimit-Period-In-Sec``."""
-        retry_after = super().get_retry_after(response)
+        try:
+            retry_after = super().get_retry_after(response)
+        except InvalidHeader:  # a garbage Retry-After: fall back to OpsGenie's header or backoff
+            retry_after = None
         if retry_after is not None:
             return retry_after
         period = response.headers.get(RATE_LIMIT_PERIOD_HEADER)

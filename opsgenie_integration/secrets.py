@@ -65,8 +65,10 @@ def opsgenie_resolve_secret(scheme: str, reference: str) -> str | None:
         path = Path(os.path.expanduser(reference.strip()))
         try:
             mode = path.stat().st_mode
+            if not stat.S_ISREG(mode):  # a FIFO would block, /dev/zero would never end
+                raise secret_error(full, f"the path named by {full!r} is not a regular file")
             with open(path, encoding="utf-8-sig") as handle:  # -sig: a BOM is not part of the key
-                first = handle.readline().strip()
+                first = handle.readline(65536).strip()
         except OSError as exc:
             raise secret_error(full, f"the file named by {full!r} cannot be read ({exc.strerror or type(exc).__name__})") from None
         except UnicodeDecodeError:
@@ -84,7 +86,7 @@ def opsgenie_resolve_secret(scheme: str, reference: str) -> str | None:
             import keyring  # optional extra: pip install opsgenie-integration[keyring]
             from keyring.errors import KeyringError
         except ImportError:
-            raise secret_error(full, f"{full!r} needs the keyring package (pip install 'opsgenie-integration[keyring]')") from None
+            raise secret_error(full, f"{full!r} needs the keyring package (pip install keyring, or install opsgenie-integration[keyring])") from None
         try:
             value = keyring.get_password(service, username)
         except KeyringError as exc:

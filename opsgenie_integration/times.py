@@ -11,7 +11,6 @@ Parsing is python-dateutil's ISO 8601 parser; this module only adds the defaults
 
 from __future__ import annotations
 
-import calendar
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Optional, Union
@@ -23,13 +22,15 @@ TIME_FORMATS_HELP = (
     "2020-06-03, epoch milliseconds, now, or 3 days ago"
 )
 
-_EPOCH_MS = re.compile(r"^\s*(\d{11,15})\s*$")
+_EPOCH_MS = re.compile(r"^\s*([0-9]{11,15})\s*$")
 _RELATIVE = re.compile(
-    r"^\s*(\d{1,6})\s*(second|minute|hour|day|week)s?(\s+ago)?\s*$", re.IGNORECASE
+    r"^\s*([0-9]{1,6})\s*(second|minute|hour|day|week)s?(\s+ago)?\s*$", re.IGNORECASE
 )
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 _MIN_MS = 0
 _MAX_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
 
 
 def utc_now() -> datetime:
@@ -38,9 +39,11 @@ def utc_now() -> datetime:
 
 
 def to_epoch_ms(moment: datetime) -> int:
-    """Epoch milliseconds (UTC) of an aware datetime, exactly (integer arithmetic, floor)."""
-    moment = moment.astimezone(timezone.utc)
-    return calendar.timegm(moment.utctimetuple()) * 1000 + moment.microsecond // 1000
+    """Epoch milliseconds of a datetime, exactly (timedelta floor division is integer arithmetic).
+    A naive datetime is UTC, never the host's zone."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // _ONE_MS
 
 
 def from_epoch_ms(ms: int) -> datetime:
@@ -74,7 +77,10 @@ def parse_user_time(value: Union[str, int], *, now: Optional[datetime] = None) -
     match = _RELATIVE.match(text)
     if match:
         seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-        return reference - timedelta(seconds=seconds)
+        try:
+            return _checked(reference - timedelta(seconds=seconds))
+        except OverflowError:
+            raise ValueError(f"{value!r} is before the year 1") from None
     from dateutil.parser import isoparse  # imported when first needed: it costs start-up time
 
     try:
@@ -84,9 +90,16 @@ def parse_user_time(value: Union[str, int], *, now: Optional[datetime] = None) -
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     try:
-        return parsed.astimezone(timezone.utc)
+        return _checked(parsed.astimezone(timezone.utc))
     except (ValueError, OverflowError) as exc:
         raise ValueError(f"expected {TIME_FORMATS_HELP}, got {value!r}") from exc
+
+
+def _checked(moment: datetime) -> datetime:
+    """The moment, if it lies between 1970 and 9999 (what epoch milliseconds can carry here)."""
+    if not _MIN_MS <= to_epoch_ms(moment) <= _MAX_MS:
+        raise ValueError(f"{moment.isoformat()} is outside 1970-01-01 .. 9999-12-31")
+    return moment
 
 
 def _from_ms_checked(ms: int) -> datetime:
@@ -99,7 +112,7 @@ def is_user_time(value: object) -> bool:
     """True when ``parse_user_time`` accepts the value (used as a JSON Schema format check)."""
     try:
         parse_user_time(value)  # type: ignore[arg-type]
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         return False
     return True
 

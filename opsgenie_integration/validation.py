@@ -10,7 +10,7 @@ was expected.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
@@ -61,10 +61,13 @@ def _is_enclosable_query(value: object) -> bool:
 
 
 FORMAT_CHECKER.checks("opsgenie-alert-query")(_is_enclosable_query)
+FORMAT_CHECKER.checks("opsgenie-identifier")(lambda v: not isinstance(v, str) or v.strip() not in (".", ".."))
 
 _FORMAT_EXPECTED = {
     "opsgenie-time": f"expected {TIME_FORMATS_HELP}",
     "opsgenie-checkpoint": "expected the checkpoint string of an earlier Fetch Event result (ck1....)",
+    "opsgenie-identifier": "expected a name or id other than '.' or '..' (those cannot travel as one URL path "
+    "segment)",
     "opsgenie-alert-query": "expected an OpsGenie search query whose parentheses and double quotes are "
     "balanced (it is sent as (<query>) AND <time window>)",
     "opsgenie-server-url": "expected https://api.opsgenie.com (US) or https://api.eu.opsgenie.com (EU); "
@@ -91,9 +94,36 @@ def compile_validator(schema: dict, *, check: bool = False) -> Draft202012Valida
     return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
 
 
-def _show(value: Any, size: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= size else text[: size - 3] + "..."
+def _show(value: Any, size: int = 60, secrets: Sequence[str] = ()) -> str:
+    """A short, safe rendering of a value for a message: never the whole of a huge or deeply
+    nested value (no full ``repr``), never a secret."""
+    if isinstance(value, str):
+        text = value[: size * 2]
+        for secret in secrets:
+            text = text.replace(secret, "[REDACTED]")
+        text = repr(text[:size]) + ("..." if len(value) > size else "")
+    elif isinstance(value, (dict, list, tuple)):
+        text = f"{type(value).__name__} of {len(value)} items"
+    elif isinstance(value, (bool, int, float)) or value is None:
+        text = repr(value) if not (isinstance(value, int) and abs(value) > 10**30) else "a very large number"
+    else:
+        text = type(value).__name__
+    return text
+
+
+def _unsendable(value: Any, types: Sequence[Any]) -> Optional[str]:
+    """Why a value cannot be used at all, or None. Checked before the schema looks at it, so
+    jsonschema never renders a huge or deeply nested value in a message."""
+    if isinstance(value, (dict, list, tuple)) and not {"object", "array"} & set(types):
+        return f"expected {' or '.join(_TYPE_NAMES.get(t, str(t)) for t in types if t)}, got {_show(value)}"
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return "expected a finite number, got " + repr(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains characters that are not valid Unicode (invalid UTF-8 in the input?)"
+    return None
 
 
 class InputValidator:
@@ -125,12 +155,16 @@ class InputValidator:
         name = parameter.title if parameter else input_id
         return {"parameter": name, "id": input_id, "message": f"{self.label(input_id)}: {text}"}
 
-    def validate(self, given: Any) -> Dict[str, Any]:
+    def validate(self, given: Any, *, secrets: Sequence[str] = ()) -> Dict[str, Any]:
         """Return the inputs keyed by id, coerced, with defaults applied.
+
+        Args:
+            secrets: strings never to show in a message (the API key, when it is known).
 
         Raises:
             InputError: every problem at once.
         """
+        hidden = tuple(s for s in secrets if isinstance(s, str) and s)
         if given is None:
             given = {}
         if not isinstance(given, Mapping):
@@ -144,8 +178,8 @@ class InputValidator:
             if input_id is None:
                 known = ", ".join(self.label(i) for i in self.parameters) or "none"
                 hint = f"Known {self.noun}s: {known}."
-                problems.append({"parameter": str(name), "id": str(name),
-                                 "message": f"Unknown {self.noun} {_show(name)}"})
+                problems.append({"parameter": _show(name, 40, hidden).strip("'"), "id": str(name)[:60],
+                                 "message": f"Unknown {self.noun} {_show(name, 60, hidden)}"})
                 continue
             if input_id in values:
                 problems.append(self._problem(input_id, "given twice (by display name and by id)"))
@@ -155,8 +189,14 @@ class InputValidator:
             if isinstance(value, str) and not value.strip() and not self.parameters[input_id].required:
                 continue
             values[input_id] = self._coerce(input_id, value)
+        for input_id, value in list(values.items()):
+            wanted = self._properties.get(input_id, {}).get("type")
+            problem = _unsendable(value, wanted if isinstance(wanted, list) else [wanted])
+            if problem:
+                problems.append(self._problem(input_id, problem))
+                del values[input_id]
         for error in self.validator.iter_errors(values):
-            problems.extend(self._translate(error, values))
+            problems.extend(self._translate(error, values, hidden))
         if problems:
             order = list(self.parameters)
             problems.sort(key=lambda p: order.index(p["id"]) if p["id"] in order else -1)
@@ -182,7 +222,13 @@ class InputValidator:
             return value.strip().lower() == "true"
         return value
 
-    def _translate(self, error: ValidationError, values: Mapping[str, Any]) -> List[Dict[str, str]]:
+    def _shown(self, input_id: str, value: Any, hidden: Sequence[str]) -> str:
+        parameter = self.parameters.get(input_id)
+        if parameter is not None and parameter.secret:
+            return "a value that is not shown (secret)" if value is not None else "null"
+        return _show(value, secrets=hidden)
+
+    def _translate(self, error: ValidationError, values: Mapping[str, Any], hidden: Sequence[str]) -> List[Dict[str, str]]:
         if error.validator == "required":
             return [self._problem(i, "is required") for i in error.validator_value if i not in values]
         if error.validator == "additionalProperties":
@@ -195,28 +241,28 @@ class InputValidator:
         if kind == "type":
             wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
             expected = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
-            text = f"expected {expected}, got {_show(value)}"
+            text = f"expected {expected}, got {self._shown(input_id, value, hidden)}"
         elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             low = schema.get("minimum", schema.get("exclusiveMinimum"))
             high = schema.get("maximum", schema.get("exclusiveMaximum"))
             if low is not None and high is not None:
-                text = f"expected a number from {low} to {high}, got {_show(value)}"
+                text = f"expected a number from {low} to {high}, got {self._shown(input_id, value, hidden)}"
             elif low is not None:
-                text = f"expected a number above {low}, got {_show(value)}"
+                text = f"expected a number above {low}, got {self._shown(input_id, value, hidden)}"
             else:
-                text = f"expected a number up to {high}, got {_show(value)}"
+                text = f"expected a number up to {high}, got {self._shown(input_id, value, hidden)}"
         elif kind == "enum":
-            text = f"expected one of {', '.join(map(str, error.validator_value))}, got {_show(value)}"
+            text = f"expected one of {', '.join(map(str, error.validator_value))}, got {self._shown(input_id, value, hidden)}"
         elif kind == "pattern" and error.validator_value == "\\S":
             text = "must not be empty or only whitespace"
         elif kind == "pattern":
-            text = f"expected {schema.get('x-expected', 'a value matching ' + error.validator_value)}, got {_show(value)}"
+            text = f"expected {schema.get('x-expected', 'a value matching ' + error.validator_value)}, got {self._shown(input_id, value, hidden)}"
         elif kind == "format":
-            text = f"{_FORMAT_EXPECTED.get(error.validator_value, 'invalid format')}, got {_show(value)}"
+            text = f"{_FORMAT_EXPECTED.get(error.validator_value, 'invalid format')}, got {self._shown(input_id, value, hidden)}"
         elif kind == "maxLength":
             text = f"must be at most {error.validator_value} characters long (got {len(value)})"
         elif kind == "minLength":
             text = "must not be empty"
         else:
-            text = error.message
+            text = f"is not valid (JSON Schema keyword {kind!r})"
         return [self._problem(input_id, text)]

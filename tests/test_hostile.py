@@ -1,0 +1,284 @@
+"""Hostile input and hostile servers: regressions of what an adversarial review found.
+
+Each case ends in one valid envelope (or a clean CLI error) naming what is wrong, within a bounded
+time and memory, and never shows the API key.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests_mock as rm
+from jsonschema import Draft202012Validator
+
+from opsgenie_integration.cli import main
+from opsgenie_integration.envelope import scrub
+
+from conftest import API_KEY, BASE, REPO, load_fixture
+
+ENVELOPE = Draft202012Validator(json.loads((REPO / "schemas" / "envelope.schema.json").read_text()))
+
+
+def checked(envelope, *secrets):
+    ENVELOPE.validate(envelope)
+    text = json.dumps(envelope)
+    for secret in (API_KEY, *secrets):
+        assert secret not in text
+    return envelope
+
+
+# -- a server that misbehaves on purpose --------------------------------------------------------
+
+class EvilHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    behaviour = "json"
+    requests_seen: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        type(self).requests_seen.append(self.path)
+        kind = type(self).behaviour
+        if kind == "endless":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"[" * 65536
+            try:
+                while True:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:
+                return
+        if kind == "drip":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                for _ in range(100000):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                return
+        if kind == "redirect":
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if kind == "echo_key":
+            body = json.dumps({"data": {"echo": self.headers.get("Authorization")}, "took": 0, "requestId": "r"})
+        elif kind == "nan":
+            body = '{"data": [], "took": NaN, "requestId": "r"}'
+        elif kind == "deep":
+            body = '{"data": ' + "[" * 100000 + "]" * 100000 + "}"
+        elif kind == "stale":
+            alerts = [{"id": f"a{i}", "updatedAt": "2001-01-01T00:00:00Z"} for i in range(100)]
+            body = json.dumps({"data": alerts, "took": 0, "requestId": "r"})
+        elif kind == "garbage_retry_after":
+            self.send_response(429)
+            self.send_header("Retry-After", "soon-ish")
+            self.send_header("Content-Type", "application/json")
+            payload = b'{"message": "You are making too many requests!", "took": 0, "requestId": "r"}'
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        else:
+            body = json.dumps(type(self).body)
+        payload = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.fixture
+def evil():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EvilHandler)
+    server.daemon_threads = True
+    EvilHandler.requests_seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def configure(behaviour, body=None):
+        EvilHandler.behaviour = behaviour
+        EvilHandler.body = body
+        return {"server_url": f"http://127.0.0.1:{server.server_address[1]}", "api_key": API_KEY,
+                "max_retry_time": 0, "timeout": 1}
+
+    yield configure
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.no_contract
+@pytest.mark.parametrize("behaviour, words, bound", [
+    ("endless", "larger than 32 MB", 20),
+    ("drip", "kept arriving", 6),
+    ("nan", "not JSON", 5),
+    ("deep", "not JSON", 5),
+    ("redirect", "does not redirect", 5),
+])
+def test_hostile_answers_are_bounded(integration, evil, behaviour, words, bound):
+    started = time.monotonic()
+    envelope = checked(integration.run("Get Schedules", {}, evil(behaviour)))
+    assert words in envelope["error"]["message"]
+    assert time.monotonic() - started < bound
+    assert len(EvilHandler.requests_seen) == 1  # a redirect is not followed
+
+
+@pytest.mark.no_contract
+def test_429_with_a_garbage_retry_after_is_still_rate_limited(integration, evil):
+    envelope = checked(integration.run("Get Schedules", {}, {**evil("garbage_retry_after"), "max_retry_time": 1}))
+    assert envelope["error"]["status_code"] == 429 and envelope["error"]["type"] == "rate_limited"
+
+
+@pytest.mark.no_contract
+@pytest.mark.parametrize("command, inputs", [
+    ("Get Schedules", {}), ("Get Single User", {"user": "x"}), ("Get On-call User", {"Schedule Name": "x"}),
+    ("Get Schedule Timeline", {"Schedule Name": "x"})])
+@pytest.mark.parametrize("data", ["oops", None, 5])
+def test_wrong_data_types_are_bad_responses(integration, evil, command, inputs, data):
+    envelope = checked(integration.run(command, inputs, evil("json", {"data": data, "took": 0, "requestId": "r"})))
+    assert envelope["return_data"] == "Failed" and envelope["error"]["type"] == "bad_response"
+
+
+@pytest.mark.no_contract
+def test_server_ignoring_the_time_window_stops_at_once(integration, evil):
+    ck = base64.urlsafe_b64encode(json.dumps({"t": 1700000000000, "ids": [f"a{i}" for i in range(100)],
+                                              "end": None, "q": "e3b0c44298fc1c14"}).encode()).decode().rstrip("=")
+    envelope = checked(integration.run("Fetch Event", {"Checkpoint": "ck1." + ck}, evil("stale")))
+    assert envelope["error"]["type"] == "bad_response" and "outside the requested updatedAt window" in envelope["error"]["message"]
+    assert len(EvilHandler.requests_seen) <= 2
+
+
+@pytest.mark.no_contract
+@pytest.mark.parametrize("key", ['s3cr"et-key-1234', "s3cr\\et-key-1234", "s3cr'et/key+1234"])
+def test_key_echoed_by_the_server_is_scrubbed_whatever_its_characters(integration, evil, key):
+    envelope = integration.run("Get Single User", {"user": "x"}, {**evil("echo_key"), "api_key": key})
+    assert key not in json.dumps(envelope) and key not in json.dumps(envelope, ensure_ascii=False)
+    assert "[REDACTED]" in json.dumps(envelope)
+
+
+def test_scrub_finds_secrets_that_json_would_escape():
+    for secret in ('a"b\\c\x01d', "clé-ünïcode"):
+        value = {"k": [f"x{secret}y"], secret: 1}
+        cleaned = json.dumps(scrub(value, [secret]), ensure_ascii=False)
+        assert secret not in cleaned and "[REDACTED]" in cleaned
+
+
+# -- hostile inputs --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [".", "..", " .. "])
+@pytest.mark.parametrize("command, field", [("Get On-call User", "Schedule Name"), ("Get Schedule Timeline", "Schedule Name"),
+                                            ("Get Single User", "Username or ID")])
+def test_dot_names_cannot_reach_another_endpoint(integration, conn, command, field, name):
+    with rm.Mocker() as m:
+        envelope = checked(integration.run(command, {field: name}, conn))
+        assert m.request_history == []
+    assert envelope["error"]["type"] == "validation" and envelope["error"]["message"].startswith(field)
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"api_key": 123456789012345}, "not shown (secret)"),
+    ({"api_key": [API_KEY]}, "expected text, got list of 1 items"),
+    ({"api_key": API_KEY, "server_url": f"https://api.opsgenie.com/?k={API_KEY}"}, "Server URL"),
+    ({"api_key": API_KEY, "timeout": float("nan")}, "expected a finite number"),
+    ({"api_key": API_KEY + "ключ"}, "printable ASCII"),
+    ({"api_key": API_KEY, "server_url": "https://a..b"}, "Server URL (server_url): expected https://api.opsgenie.com"),
+])
+def test_bad_settings_never_show_the_key(integration, settings, words):
+    envelope = checked(integration.run("Get Schedules", {}, settings), "123456789012345", API_KEY[:20])
+    assert envelope["error"]["type"] == "configuration" and words in envelope["error"]["message"]
+
+
+@pytest.mark.parametrize("inputs, words", [
+    ({"Start Time": "999999 weeks ago"}, "Start Time (start_time): expected a time"),
+    ({"Start Time": "1960-01-01"}, "Start Time (start_time): expected a time"),
+    ({"End Time": "١٧٠٠٠٠٠٠٠٠٠٠٠"}, "End Time (end_time): expected a time"),  # Arabic-Indic digits
+    ({"Checkpoint": "ck1." + base64.urlsafe_b64encode(b'{"t": 9999999999999999, "ids": [], "end": null, "q": ""}').decode()},
+     "Checkpoint (checkpoint)"),
+    ({"Checkpoint": "ck1." + base64.urlsafe_b64encode(b"[" * 50000).decode()}, "Checkpoint (checkpoint)"),
+    ({"Search Condition": {"a": [1] * 10}}, "expected text, got dict"),
+    ({"Number of Event(s) Fetched": float("inf")}, "expected a finite number"),
+])
+def test_hostile_fetch_inputs(integration, conn, inputs, words):
+    with rm.Mocker() as m:
+        envelope = checked(integration.run("Fetch Event", inputs, conn))
+        assert m.request_history == []
+    assert envelope["error"]["type"] == "validation" and words in envelope["error"]["message"]
+
+
+BOMB = """a: &a ["x","x","x","x","x","x","x","x","x"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+"""
+
+
+def test_yaml_bombs_are_refused_quickly(integration, conn, tmp_path):
+    mapping = tmp_path / "bomb.yaml"
+    mapping.write_text(BOMB + "main_event_json_path: $.data\nfields: *g\ndescription: *g\n")
+    started = time.monotonic()
+    envelope = checked(integration.run("Fetch Event", {"Field Mapping File": str(mapping)}, conn))
+    assert "anchors/aliases" in envelope["error"]["message"] and time.monotonic() - started < 5
+    connection = tmp_path / "conn.yaml"
+    connection.write_text(BOMB + f"api_key: *g\nserver_url: {BASE}\n")
+    out = io.StringIO()
+    assert main(["run", "Get Schedules", "-c", str(connection)], stdout=out, stderr=io.StringIO()) == 1
+    assert "anchors/aliases" in json.loads(out.getvalue())["error"]["message"] and time.monotonic() - started < 10
+
+
+def test_deeply_nested_and_non_unicode_arguments_still_print_one_envelope(tmp_path):
+    conn = tmp_path / "conn.json"
+    conn.write_text(json.dumps({"server_url": BASE, "api_key": API_KEY}))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["run", "Get Schedules", "--params", "[" * 100000], stdout=out, stderr=err) == 2
+    ENVELOPE.validate(json.loads(out.getvalue()))
+    out = io.StringIO()
+    main(["run", "Get Single User", "--param", "user=\udcff\ud800", "-c", str(conn)], stdout=out, stderr=io.StringIO())
+    envelope = json.loads(out.getvalue())
+    assert envelope["error"]["type"] == "validation" and "not valid Unicode" in envelope["error"]["message"]
+
+
+def test_file_reference_to_a_fifo_does_not_block(integration, tmp_path):
+    fifo = tmp_path / "key.fifo"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    envelope = checked(integration.run("Get Schedules", {}, {"api_key": f"file:{fifo}"}))
+    assert "not a regular file" in envelope["error"]["message"] and time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--interval", "nan", "--follow"], "--interval"),
+    (["--checkpoint-file", "/nonexistent/dir/ck"], "does not exist"),
+])
+def test_fetch_refuses_bad_options_before_fetching(argv, words, tmp_path):
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["fetch", *argv, "--connection", str(tmp_path / "none.yaml")], stdout=out, stderr=err)
+    assert status in (1, 2) and out.getvalue() == "" and words in err.getvalue()
+
+
+def test_fetch_binary_checkpoint_file(tmp_path):
+    ck = tmp_path / "bin.ck"
+    ck.write_bytes(b"\xff\xfe\x00\x01")
+    err = io.StringIO()
+    assert main(["fetch", "--checkpoint-file", str(ck), "--connection", str(tmp_path / "none.yaml")],
+                stdout=io.StringIO(), stderr=err) == 1
+    assert "cannot read --checkpoint-file" in err.getvalue()
