@@ -250,7 +250,11 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
     tree = data.get("onCallParticipants") or []
     users: List[dict] = []
     unresolved: List[dict] = []
-    _flatten_participants(tree, [], users, unresolved, set())
+    try:
+        _flatten_participants(tree, [], users, unresolved, set())
+    except RecursionError:
+        raise errors.BadResponseError("OpsGenie's participant tree is nested too deeply to read.",
+                                      status_code=200, request_id=body.get("requestId")) from None
     outputs: Dict[str, Any] = {}
     raw: Any = body
     if unresolved:
