@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 
 from . import errors
 from .retry import make_retry
+from .watchdog import pool_classes
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ class OpsGenieClient:
         self._api_key = api_key
         self.session = session or requests.Session()
         adapter = HTTPAdapter(max_retries=make_retry(max_retry_time), pool_maxsize=4)
+        adapter.poolmanager.pool_classes_by_scheme = pool_classes(float(timeout) * ANSWER_DEADLINE_FACTOR)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers.update(

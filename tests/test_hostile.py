@@ -282,3 +282,35 @@ def test_fetch_binary_checkpoint_file(tmp_path):
     assert main(["fetch", "--checkpoint-file", str(ck), "--connection", str(tmp_path / "none.yaml")],
                 stdout=io.StringIO(), stderr=err) == 1
     assert "cannot read --checkpoint-file" in err.getvalue()
+
+
+class SlowHeaders(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(600):
+                self.wfile.write(b"X")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            return
+
+
+@pytest.mark.no_contract
+def test_headers_dripped_one_byte_at_a_time_are_abandoned(integration):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowHeaders)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        envelope = checked(integration.run("Get Schedules", {}, {
+            "server_url": f"http://127.0.0.1:{server.server_address[1]}", "api_key": API_KEY,
+            "timeout": 1, "max_retry_time": 0}))
+        assert envelope["error"]["type"] == "timeout"
+        assert time.monotonic() - started < 5  # the answer deadline: twice the 1 s read timeout
+    finally:
+        server.shutdown()
+        server.server_close()
