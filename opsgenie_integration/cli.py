@@ -37,6 +37,12 @@ NO_CONNECTION_HINT = (
 )
 
 
+def add_connection_hint(exc: Exception, settings: Any) -> None:
+    """Say where a connection comes from when the settings lack the API Key."""
+    if getattr(exc, "hint", None) is None and not (isinstance(settings, dict) and settings.get("api_key")):
+        exc.hint = NO_CONNECTION_HINT
+
+
 class ExitStatus(IntEnum):
     SUCCESSFUL = 0
     FAILED = 1
@@ -266,8 +272,7 @@ def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             try:
                 connection = integration.connect(settings)
             except OpsGenieIntegrationError as exc:
-                if not settings and exc.hint is None:
-                    exc.hint = NO_CONNECTION_HINT
+                add_connection_hint(exc, settings)
                 envelope = env.scrub(env.failure(definition.name, exc), secrets)
             else:
                 redactor.add(connection.secrets)

@@ -156,7 +156,7 @@ def _sleep(seconds: float, stop: _Stop) -> None:
 
 def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from . import envelope as env
-    from .cli import ExitStatus, SandboxConnection, UsageError, _print_json
+    from .cli import ExitStatus, SandboxConnection, UsageError, add_connection_hint
     from .errors import OpsGenieIntegrationError
     from .integration import Integration
     from .logs import configure_cli_logging
@@ -197,14 +197,16 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             try:
                 connection = integration.connect(settings)
             except OpsGenieIntegrationError as exc:
-                _print_json(stderr, env.scrub(env.failure(FETCH_COMMAND, exc), literal_secrets(settings.get("api_key"))))
+                add_connection_hint(exc, settings)
+                failed = env.scrub(env.failure(FETCH_COMMAND, exc), literal_secrets(settings.get("api_key")))
+                stderr.write(f"fetch: {failed['error']['text']}\n")
                 return ExitStatus.FAILED
             redactor.add(connection.secrets)
             with connection:
                 status = _loop(integration, connection, inputs, checkpoint, args, stdout, stderr, stop, progress)
                 summary = progress.summary(connection.client.requests_sent)
-    except OpsGenieIntegrationError as exc:
-        _print_json(stderr, env.failure(FETCH_COMMAND, exc))
+    except OpsGenieIntegrationError as exc:  # an unreadable --connection file
+        stderr.write(f"fetch: {env.failure(FETCH_COMMAND, exc)['error']['text']}\n")
         return ExitStatus.FAILED
     finally:
         for sig, handler in previous.items():

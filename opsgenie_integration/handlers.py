@@ -355,7 +355,8 @@ def test_connection(ctx: CommandContext) -> CommandResult:
                         "(Settings > Integrations > API).")
             raise
         except errors.NotFoundError as exc:
-            exc.hint = f"{client.base_url} does not look like the OpsGenie API; check the Server URL."
+            exc.hint = (f"{client.url_for(['account'])} does not exist: check the Server URL and the API Version "
+                        "(OpsGenie's is v2).")
             raise
         raw.append(body)
         rights[right] = None
