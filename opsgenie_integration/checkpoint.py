@@ -34,9 +34,9 @@ class CheckpointError(ValueError):
 
 
 def query_digest(query: Optional[str]) -> str:
-    """Short digest of a Search Condition (whitespace-normalised) to tie a checkpoint to it."""
-    normalised = " ".join((query or "").split())
-    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:16]
+    """Short digest of a Search Condition (ends stripped, nothing else: spaces inside quotes matter)
+    to tie a checkpoint to it."""
+    return hashlib.sha256((query or "").strip().encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from enum import IntEnum
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Dict, List, Optional, TextIO
 
 from . import __version__
 
@@ -55,7 +55,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> "None":  # type: ignore[override]
+    def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -135,12 +135,15 @@ def load_connection_settings(path: Optional[str], environ: Optional[Dict[str, st
     if path:
         import yaml
 
+        from .files import UserFileError, read_user_text
         from .manifest import load_yaml
 
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise problem(f"cannot be read ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+            text = read_user_text(path)
+        except FileNotFoundError:
+            raise problem("does not exist") from None
+        except UserFileError as exc:
+            raise problem(str(exc)) from None
         try:
             settings = load_yaml(text, untrusted=True)  # YAML is a superset of JSON
         except (yaml.YAMLError, RecursionError):
@@ -239,7 +242,7 @@ class SandboxConnection:
             return dict(self._sandbox.connection)
         return load_connection_settings(self.args.connection)
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._sandbox is not None:
             self._sandbox.stop()
 
@@ -281,15 +284,32 @@ def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     except OpsGenieIntegrationError as exc:  # unreadable --connection file
         envelope = env.scrub(env.failure(definition.name, exc), secrets)
     except KeyboardInterrupt:  # SIGINT or SIGTERM: still one envelope, so a playbook gets JSON
-        interrupted = OpsGenieIntegrationError("Interrupted (SIGINT or SIGTERM) before the command finished.",
-                                               hint="Nothing was changed in OpsGenie; run the command again.")
-        interrupted.error_type = "interrupted"
-        _print_json(stdout, env.failure(definition.name, interrupted))
+        _print_interrupted(["run", definition.name], stdout)
         return ExitStatus.INTERRUPTED
     finally:
         restore()
-    _print_json(stdout, envelope)
+    _emit(stdout, envelope)
     return _exit_status(envelope)
+
+
+_EMITTED: set = set()
+
+
+def _emit(stdout: TextIO, envelope: Dict[str, Any]) -> None:
+    """Print the one envelope with SIGINT/SIGTERM held back, so a signal can neither cut it in half
+    nor add a second one (``main`` prints an "interrupted" envelope only if none was printed)."""
+    import signal
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    blocked = hasattr(signal, "pthread_sigmask")
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        _print_json(stdout, envelope)
+        _EMITTED.add(id(stdout))
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 def _sigterm_as_interrupt():
@@ -317,8 +337,18 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         from .sandbox.__main__ import main as sandbox_main
 
         return sandbox_main(argv[1:], stdout=stdout, stderr=stderr)
-    parser = build_parser(argv[0] if argv and argv[0] in _LAZY_ACTIONS else ("run" if argv else None))
+    restore = _sigterm_as_interrupt() if argv and argv[0] == "run" else (lambda: None)
+    _EMITTED.discard(id(stdout))
     try:
+        return _main(argv, stdout, stderr)
+    finally:
+        restore()
+        _EMITTED.discard(id(stdout))
+
+
+def _main(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
+    try:
+        parser = build_parser(argv[0] if argv and argv[0] in _LAZY_ACTIONS else ("run" if argv else None))
         args = parser.parse_args(argv)
         if args.action == "commands":
             return cmd_commands(args, stdout)
@@ -334,6 +364,8 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         return ExitStatus.USAGE
     except KeyboardInterrupt:
         stderr.write("opsgenie-integration: interrupted\n")
+        if argv and argv[0] == "run" and id(stdout) not in _EMITTED:  # still exactly one envelope
+            _print_interrupted(argv, stdout)
         return ExitStatus.INTERRUPTED
     except (RecursionError, MemoryError) as exc:  # hostile input beyond every other check
         stderr.write(f"opsgenie-integration: {type(exc).__name__}: the input is too large or too deeply nested\n")
@@ -344,11 +376,22 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         return int(exc.code or 0)
 
 
+def _print_interrupted(argv: Sequence[str], stdout: TextIO) -> None:
+    from . import envelope as env
+    from .errors import OpsGenieIntegrationError
+    from .integration import _printable_name
+
+    interrupted = OpsGenieIntegrationError("Interrupted (SIGINT or SIGTERM) before the command finished.",
+                                           hint="Nothing was changed in OpsGenie; run the command again.")
+    interrupted.error_type = "interrupted"
+    command = _printable_name(argv[1]) if len(argv) > 1 and not argv[1].startswith("-") else "run"
+    _print_json(stdout, env.failure(command, interrupted))
+
+
 def _print_usage_envelope(argv: Sequence[str], message: str, stdout: TextIO) -> None:
     """A usage error of ``run`` still prints one envelope, so a playbook always gets JSON."""
     from . import envelope as env
     from .errors import InputError
-
     from .integration import _printable_name
 
     command = _printable_name(argv[1]) if len(argv) > 1 and not argv[1].startswith("-") else "run"

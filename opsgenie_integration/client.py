@@ -33,7 +33,7 @@ CONNECT_TIMEOUT = 5.0
 USER_AGENT = "opsgenie-integration/0.1"
 
 #: Largest answer body accepted (decompressed), bytes; a page of 100 alerts is about 200 kB.
-MAX_BODY_BYTES = 32_000_000
+MAX_BODY_BYTES = 8_000_000
 #: An answer must be complete within this many read timeouts from the request.
 ANSWER_DEADLINE_FACTOR = 2
 
@@ -385,7 +385,7 @@ class OpsGenieClient:
         body: Any = None
         if raw.strip():
             try:
-                body = json.loads(raw, parse_constant=_reject_constant)
+                body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
             except (ValueError, RecursionError):
                 body = None  # not JSON, NaN/Infinity, or nested beyond reason
         header_request_id = response.headers.get("X-Request-ID")
@@ -475,6 +475,13 @@ def _body_chunks(response: requests.Response) -> Iterable[bytes]:
         if not chunk:
             return
         yield chunk
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} overflows a float")
+    return value
 
 
 def _reject_constant(name: str) -> Any:

@@ -21,11 +21,40 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional, TextIO
 
+from .files import read_user_text
+
 FETCH_COMMAND = "Fetch Event"
 PAGE_LIMIT = 100
 MAX_FAILURES_IN_A_ROW = 5
 #: One encoder for every event line (json.dumps with options builds a new encoder per call).
-_ENCODE_EVENT = json.JSONEncoder(ensure_ascii=False).encode
+_ENCODE_EVENT = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+_ENCODE_ASCII = json.JSONEncoder(ensure_ascii=True, allow_nan=False).encode
+
+
+def write_events(stream: TextIO, events: list) -> None:
+    """One JSON line per event: UTF-8 where the stream takes it, ASCII escapes where it does not
+    (a non-UTF-8 stdout, or text that is not valid Unicode)."""
+    try:
+        stream.write("\n".join(map(_ENCODE_EVENT, events)) + "\n")
+    except UnicodeEncodeError:
+        stream.write("\n".join(map(_ENCODE_ASCII, events)) + "\n")
+    stream.flush()
+
+
+def _lock(path: Path) -> Optional[Any]:
+    """An exclusive lock on ``<checkpoint file>.lock`` for this run, or None when another run holds it.
+    (Where fcntl is missing, no lock: a second run on the same file is the user's to avoid.)"""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return open(os.devnull, "w")
+    handle = open(str(path) + ".lock", "a")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
 
 
 def add_fetch_parser(sub: Any) -> None:
@@ -76,8 +105,7 @@ def read_checkpoint_file(path: Optional[str]) -> Optional[str]:
     if not path:
         return None
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read(4_000_000).strip()
+        text = read_user_text(path, max_bytes=4_000_000).strip()
     except FileNotFoundError:
         return None
     return text or None
@@ -167,10 +195,16 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         raise UsageError("fetch: --interval must be a finite number of seconds above 0")
     if args.max_events is not None and args.max_events < 1:
         raise UsageError("fetch: --max-events must be at least 1")
+    lock = None
     if args.checkpoint_file:
         problem = _checkpoint_file_problem(Path(args.checkpoint_file))
         if problem:
             stderr.write(f"fetch: --checkpoint-file {args.checkpoint_file}: {problem}\n")
+            return ExitStatus.FAILED
+        lock = _lock(Path(args.checkpoint_file))
+        if lock is None:
+            stderr.write(f"fetch: another fetch is using --checkpoint-file {args.checkpoint_file}; "
+                         "running both would write events twice\n")
             return ExitStatus.FAILED
     redactor = configure_cli_logging(stderr, args.verbose)
     integration = Integration.load()
@@ -185,8 +219,8 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             inputs[key] = value
     try:
         checkpoint = read_checkpoint_file(args.checkpoint_file)
-    except (OSError, UnicodeDecodeError) as exc:
-        stderr.write(f"fetch: cannot read --checkpoint-file: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}\n")
+    except (OSError, ValueError) as exc:
+        stderr.write(f"fetch: cannot read --checkpoint-file: it {exc}\n")
         return ExitStatus.FAILED
     status = ExitStatus.SUCCESSFUL
     try:
@@ -208,12 +242,31 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     except OpsGenieIntegrationError as exc:  # an unreadable --connection file
         stderr.write(f"fetch: {env.failure(FETCH_COMMAND, exc)['error']['text']}\n")
         return ExitStatus.FAILED
+    except BrokenPipeError:
+        _silence_stdout(stdout)
+        stderr.write("fetch: stdout was closed; the checkpoint of the last page written is kept\n")
+        return ExitStatus.FAILED
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if lock is not None:
+            lock.close()
     if not args.quiet:
         stderr.write("fetch: done " + json.dumps(summary) + "\n")
+    if stop.requested and not args.follow and status == ExitStatus.SUCCESSFUL:
+        return ExitStatus.INTERRUPTED  # stopped before the end of the window: not a finished backfill
     return status
+
+
+def _silence_stdout(stdout: TextIO) -> None:
+    """After a broken pipe, point the real stdout at /dev/null so the exit flush cannot fail."""
+    import sys
+
+    if stdout is sys.stdout:
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
 
 
 def _in_main_thread() -> bool:
@@ -246,8 +299,7 @@ def _loop(integration, connection, inputs, checkpoint, args, stdout, stderr, sto
         failures = 0
         events = envelope["events"]
         if events:
-            stdout.write("\n".join(map(_ENCODE_EVENT, events)) + "\n")
-            stdout.flush()
+            write_events(stdout, events)
         checkpoint = envelope["checkpoint"]
         if args.checkpoint_file:
             try:

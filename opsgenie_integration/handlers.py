@@ -7,11 +7,12 @@ registry turns the exception tree into the envelope.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any, Dict, List, Optional, Set
 
 from . import errors
-from .checkpoint import Checkpoint, CheckpointError, query_digest
+from .checkpoint import MAX_SEEN_IDS, Checkpoint, CheckpointError, query_digest
 from .client import ALERT_PAGING_CAP
 from .hookspecs import hookimpl
 from .registry import CommandContext, CommandResult, CommandSpec
@@ -53,6 +54,14 @@ class FetchWindowError(errors.OpsGenieIntegrationError):
     error_type = "fetch_window"
 
 
+class FetchMovingError(errors.OpsGenieIntegrationError):
+    """The alerts sharing the cursor's millisecond kept moving while they were read (or the server
+    does not honour ``offset``); the checkpoint did not move, and trying again later is safe."""
+
+    error_type = "fetch_moving"
+    retryable = True
+
+
 def fetch_event(ctx: CommandContext) -> CommandResult:
     """Fetch Event: alerts updated in a window, oldest update first, continuing from a checkpoint.
 
@@ -91,12 +100,20 @@ def fetch_event(ctx: CommandContext) -> CommandResult:
             cursor = to_epoch_ms(now - DEFAULT_LOOKBACK)
         seen = set()
         fixed_end = end_given
-        if end_given is not None and "start_time" in inputs and cursor >= end_given:
+        if end_given is not None and cursor >= end_given:
+            if "start_time" in inputs:
+                raise errors.InputError([
+                    {"parameter": "Start Time", "id": "start_time",
+                     "message": "Start Time (start_time): must be before End Time (end_time)"},
+                ])
             raise errors.InputError([
-                {"parameter": "Start Time", "id": "start_time",
-                 "message": "Start Time (start_time): must be before End Time (end_time)"},
+                {"parameter": "End Time", "id": "end_time",
+                 "message": "End Time (end_time): is before the default Start Time (24 hours before the call); "
+                            "give a Start Time too"},
             ])
-    end = fixed_end if fixed_end is not None else to_epoch_ms(now) - SETTLE_MS
+    # never read past "now - settle", even for an End Time in the future: updates still landing
+    # in a millisecond already read could be missed; later calls continue up to the End Time
+    end = min(fixed_end, to_epoch_ms(now) - SETTLE_MS) if fixed_end is not None else to_epoch_ms(now) - SETTLE_MS
     window = {"start": _iso(cursor), "end": _iso(end)}
     unchanged = Checkpoint(cursor, frozenset(seen), fixed_end, query_digest(query))
     if cursor >= end:
@@ -110,6 +127,10 @@ def fetch_event(ctx: CommandContext) -> CommandResult:
         last = fresh[-1][0]
         tail = {alert_id for ts, alert_id, _ in fresh if ts == last}
         next_seen = (seen | tail) if last == cursor else tail
+        if len(next_seen) > MAX_SEEN_IDS:
+            raise FetchWindowError(
+                f"More than {MAX_SEEN_IDS} alerts share updatedAt {_iso(last)}; OpsGenie cannot page through "
+                f"them (offset + limit cap of {ALERT_PAGING_CAP}).")
         next_checkpoint = Checkpoint(last, frozenset(next_seen), fixed_end, query_digest(query))
     else:
         next_checkpoint = unchanged
@@ -177,13 +198,22 @@ def _read_after_cursor(ctx: CommandContext, query: str, cursor: int, seen: Set[s
             raise errors.BadResponseError(f"OpsGenie answered GET {path} without a list of alerts in data.",
                                           status_code=200, path=path, request_id=body.get("requestId"))
         keyed = [(*_alert_key(alert, path), alert) for alert in data]
+        if any(keyed[i][0] > keyed[i + 1][0] for i in range(len(keyed) - 1)):
+            raise errors.BadResponseError(
+                f"OpsGenie answered GET {path} with alerts not sorted by updatedAt ascending (sort=updatedAt, "
+                "order=asc were asked); the fetch cannot move forward safely.",
+                status_code=200, path=path, request_id=body.get("requestId"),
+                hint="Check the Server URL: something other than OpsGenie may have answered.")
         if offset > 0 and keyed:
             first_ts, first_id, _ = keyed[0]
             expected_ok = (first_id == previous_last) if previous_last else (first_ts == cursor and first_id in seen)
             if not expected_ok:
                 rescans += 1
                 if rescans > MAX_RESCANS:
-                    return pages, [], True  # alerts keep moving under us; the checkpoint stays put
+                    raise FetchMovingError(
+                        f"The {len(seen)} or more alerts sharing updatedAt {_iso(cursor)} kept moving while "
+                        f"they were read ({MAX_RESCANS} attempts), or the server does not honour offset; "
+                        "the checkpoint did not move.", hint="Call Fetch Event again with the same Checkpoint.")
                 offset, previous_last = 0, None
                 continue
         fresh = []
@@ -218,14 +248,22 @@ def _flatten_participants(nodes: Any, path: List[str], users: List[dict], unreso
         kind = node.get("type")
         children = node.get("onCallParticipants")
         if kind == "user":
-            key = node.get("id") or node.get("name")
+            key = _text(node.get("id")) or _text(node.get("name"))
             if key not in seen:
                 seen.add(key)
-                users.append({"id": node.get("id"), "name": node.get("name"), "path": list(path)})
+                users.append({"id": _text(node.get("id")), "name": _text(node.get("name")), "path": list(path)})
         elif isinstance(children, list) and children:
-            _flatten_participants(children, path + [f"{kind}:{node.get('name')}"], users, unresolved, seen)
+            _flatten_participants(children, path + [f"{_text(kind)}:{_text(node.get('name'))}"], users, unresolved, seen)
         elif kind not in (None, "none"):
-            unresolved.append({"id": node.get("id"), "name": node.get("name"), "type": kind, "path": list(path)})
+            unresolved.append({"id": _text(node.get("id")), "name": _text(node.get("name")), "type": _text(kind),
+                               "path": list(path)})
+
+
+def _text(value: Any) -> Optional[str]:
+    """A participant's id/name/type as text (OpsGenie sends strings; anything else is shown, not trusted)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)[:200]
 
 
 def get_on_call_user(ctx: CommandContext) -> CommandResult:
@@ -300,8 +338,12 @@ def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
     )
     data = _data(body, dict, "timeline")
     periods = []
-    final = data.get("finalTimeline") if isinstance(data.get("finalTimeline"), dict) else {}
-    for rotation in final.get("rotations") or []:
+    final = data.get("finalTimeline")
+    rotations = final.get("rotations") if isinstance(final, dict) else None
+    if not isinstance(rotations, list):
+        raise errors.BadResponseError("OpsGenie's timeline has no list of rotations in data.finalTimeline.",
+                                      status_code=200, request_id=body.get("requestId"))
+    for rotation in rotations:
         if not isinstance(rotation, dict):
             continue
         for period in rotation.get("periods") or []:

@@ -14,7 +14,10 @@ failed (or a first check that fails) and failed to passed; with ``--notify-each-
 every further failed check. Notifiers: e-mail over SMTP, a webhook POST and a command run without a
 shell; each gets the Test Connection envelope (already scrubbed of the API key) with a
 ``health_check`` key added (see ``Notification.payload``). A notifier that fails is reported on
-stderr and counted; it never stops the other notifiers or the loop.
+stderr and counted; it never stops the other notifiers or the loop. ``--notify-timeout`` bounds
+each notification in total time (whatever the other side does: a trickle of SMTP reply lines or
+webhook headers is cut off by the watchdog) and memory (capped SMTP replies, webhook answer and
+command stderr; a command's stdout is discarded).
 
 At the end (``--count`` reached, SIGINT or SIGTERM) it prints one JSON summary line on stdout:
 ``{"checks", "passed", "failed", "state_changes", "notifications_sent", "notifications_failed",
@@ -28,13 +31,17 @@ unresolvable reference is a failed check like any other).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import email.utils
 import json
 import math
 import os
+import pickle
+import selectors
 import shlex
 import signal
 import smtplib
+import socket
 import ssl
 import subprocess
 import threading
@@ -54,6 +61,7 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from . import envelope as env
+from .watchdog import WATCHDOG, pool_classes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .integration import Integration
@@ -68,6 +76,12 @@ EVENT_RECOVERED = "recovered"  # failed -> passed
 EVENT_STILL_FAILING = "still_failing"  # another failed check (only with notify_each_failure)
 
 DEFAULT_NOTIFY_TIMEOUT = 10.0  # s, per notification (SMTP session, webhook POST, command)
+MAX_NOTIFY_TIMEOUT = 3600.0  # s
+MAX_INTERVAL_MINUTES = 7 * 24 * 60.0  # one week
+MAX_WEBHOOK_ANSWER_BYTES = 64 * 1024  # read of a webhook's error answer (for its message only)
+MAX_SMTP_REPLY_BYTES = 256 * 1024  # every reply of one SMTP session together
+MAX_COMMAND_STDERR_BYTES = 4096  # the tail of a command's stderr that is kept
+PARTIAL_SECRET = 8  # a run of this many first (or last) characters of a secret is redacted too
 USER_AGENT = f"opsgenie-integration-health-check/{__version__}"
 
 
@@ -84,9 +98,87 @@ def _one_line(text: str, limit: int = 500) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _scrub_text(text: str, secrets: Iterable[str]) -> str:
-    scrubbed = env.scrub(text, list(secrets))
-    return scrubbed if isinstance(scrubbed, str) else str(scrubbed)
+def _needles(secrets: Iterable[str]) -> list[str]:
+    """The secrets worth scrubbing (4 characters or more), longest first."""
+    return sorted({s for s in secrets if isinstance(s, str) and len(s) >= 4}, key=len, reverse=True)
+
+
+def _redact_runs(text: str, secret: str) -> str:
+    """``text`` without any run of at least ``PARTIAL_SECRET`` characters that starts like
+    ``secret`` or ends like it: a message cut short (``...9a0b1c2d...``) must not show the first
+    (or last) characters of a key either."""
+    size = PARTIAL_SECRET
+    if len(secret) <= size:
+        return text
+    head, tail = secret[:size], secret[-size:]
+    start = text.find(head)
+    while start != -1:
+        end = start + size
+        while end < len(text) and end - start < len(secret) and text[end] == secret[end - start]:
+            end += 1
+        text = text[:start] + env.REDACTED + text[end:]
+        start = text.find(head, start + len(env.REDACTED))
+    end = text.find(tail)
+    while end != -1:
+        stop = end + size  # the run is text[begin:stop], ending like the secret
+        begin, matched = end, size
+        while begin > 0 and matched < len(secret) and text[begin - 1] == secret[-matched - 1]:
+            begin -= 1
+            matched += 1
+        text = text[:begin] + env.REDACTED + text[stop:]
+        end = text.find(tail, begin + len(env.REDACTED))
+    return text
+
+
+def _scrub_text(text: Any, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (and any run of its first or last ``PARTIAL_SECRET``
+    characters) replaced by ``[REDACTED]``."""
+    text = str(text)
+    for secret in _needles(secrets):
+        if secret in text:
+            text = text.replace(secret, env.REDACTED)
+        text = _redact_runs(text, secret)
+    return text
+
+
+def _scrub_value(value: Any, secrets: Iterable[str]) -> Any:
+    """A copy of ``value`` (JSON-like: dicts, lists, strings) scrubbed like ``_scrub_text``."""
+    needles = _needles(secrets)
+    if not needles:
+        return value
+    try:  # the common case, nothing to scrub, in one pass (pickle writes every str whole)
+        flat = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        pieces = {p for n in needles for p in (n, n[:PARTIAL_SECRET], n[-PARTIAL_SECRET:])}
+        if not any(p.encode("utf-8", "surrogatepass") in flat for p in pieces):
+            return value
+    except Exception:  # noqa: BLE001, S110 - whatever pickle refuses, the walk handles
+        pass
+    return _scrub_walk(value, needles)
+
+
+def _scrub_walk(value: Any, needles: list[str]) -> Any:
+    if isinstance(value, str):
+        return _scrub_text(value, needles)
+    if isinstance(value, dict):
+        return {_scrub_walk(k, needles): _scrub_walk(v, needles) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub_walk(v, needles) for v in value]
+    return value
+
+
+def check_notify_timeout(timeout: Any) -> float:
+    """``timeout`` (s) as a float when it is finite, above 0 and at most ``MAX_NOTIFY_TIMEOUT``.
+
+    Raises:
+        ValueError: otherwise (an infinite or huge timeout would make every socket call fail).
+    """
+    try:
+        value = float(timeout)
+    except (TypeError, ValueError):
+        raise ValueError("the notify timeout must be a number of seconds") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_NOTIFY_TIMEOUT):
+        raise ValueError(f"the notify timeout must be above 0 and at most {MAX_NOTIFY_TIMEOUT:g} s")
+    return value
 
 
 def safe_url(url: str) -> str:
@@ -139,6 +231,8 @@ class Notification:
         consecutive_failures: failed checks in a row, this one included (0 when it passed).
         server_url: the connection's Server URL (None when unknown).
         envelope: the Test Connection envelope, scrubbed of the API key.
+        secrets: strings that ``payload``, ``subject`` and ``text`` scrub from everything they
+            return (the Server URL as given may hold the key, e.g. ``?apiKey=...``).
     """
 
     event: str
@@ -149,6 +243,7 @@ class Notification:
     consecutive_failures: int
     server_url: str | None
     envelope: dict[str, Any]
+    secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def payload(self) -> dict[str, Any]:
         """The envelope with a ``health_check`` key added: ``{"event", "state", "previous_state",
@@ -164,20 +259,25 @@ class Notification:
             "consecutive_failures": self.consecutive_failures,
             "server_url": self.server_url,
         }
-        return payload
+        return _scrub_value(payload, self.secrets)
 
     def subject(self) -> str:
         """A one-line summary, the e-mail's subject."""
-        where = urlsplit(self.server_url).hostname if self.server_url else None
+        try:
+            where = urlsplit(self.server_url).hostname if self.server_url else None
+        except ValueError:  # not a URL at all
+            where = None
         where = f" ({where})" if where else ""
         if self.event == EVENT_RECOVERED:
-            return f"OpsGenie connection recovered{where}: Test Connection passed"
-        if self.event == EVENT_STILL_FAILING:
-            return (
+            subject = f"OpsGenie connection recovered{where}: Test Connection passed"
+        elif self.event == EVENT_STILL_FAILING:
+            subject = (
                 f"OpsGenie connection still failing{where}: "
                 f"{self.consecutive_failures} failed checks in a row"
             )
-        return f"OpsGenie connection FAILED{where}: Test Connection failed"
+        else:
+            subject = f"OpsGenie connection FAILED{where}: Test Connection failed"
+        return _scrub_text(subject, self.secrets)
 
     def text(self) -> str:
         """A plain-text report: what happened, the error, what each command can do, the JSON."""
@@ -210,7 +310,7 @@ class Notification:
             json.dumps(self.payload(), indent=2, ensure_ascii=False, default=str),
             "",
         ]
-        return "\n".join(lines)
+        return _scrub_text("\n".join(lines), self.secrets)
 
 
 class NotificationError(Exception):
@@ -226,6 +326,75 @@ class Notifier(Protocol):
     def send(self, notification: Notification) -> None: ...
 
 
+class _CountingReader:
+    """The SMTP session's reply stream, failing once the replies together exceed a cap (a
+    server sending endless ``220-`` continuation lines would otherwise fill the memory)."""
+
+    def __init__(self, inner: Any, smtp: _BoundedSMTP) -> None:
+        self._inner, self._smtp = inner, smtp
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self._inner.readline(size)
+        self._smtp.received += len(line)
+        if self._smtp.received > MAX_SMTP_REPLY_BYTES:
+            raise NotificationError(
+                f"the SMTP server sent more than {MAX_SMTP_REPLY_BYTES // 1024} kB of replies"
+            )
+        return line
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _BoundedSMTP(smtplib.SMTP):
+    """``smtplib.SMTP`` whose whole session must end by ``deadline`` (``time.monotonic()``): the
+    watchdog shuts the socket down when it has not (a timeout bounds each socket read only, and
+    a server may send one reply line after another for ever). Replies are capped in size too.
+    Create it without a host, then ``connect``; ``release()`` when done."""
+
+    def __init__(self, deadline: float, timeout: float) -> None:
+        self.deadline = deadline
+        self.received = 0
+        self._guard: socket.socket | None = None
+        self._watch: Any = None
+        super().__init__(timeout=timeout)  # no host: no connection yet
+
+    @property
+    def overdue(self) -> bool:
+        return (self._watch is not None and self._watch.fired) or time.monotonic() >= self.deadline
+
+    def connect(self, host: str = "localhost", port: int = 0, source_address: Any = None) -> Any:
+        self._host = host  # smtplib sets it only when the constructor connects (STARTTLS needs it)
+        return super().connect(host, port, source_address)
+
+    def _get_socket(self, host: Any, port: Any, timeout: Any) -> Any:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no time left")
+        sock = super()._get_socket(host, port, min(float(timeout or left), left))
+        # A duplicate of the descriptor: shutting it down ends the connection even after STARTTLS
+        # has wrapped (and detached) the socket object smtplib holds.
+        self._guard = sock.dup()
+        self._watch = WATCHDOG.watch(self._guard, max(self.deadline - time.monotonic(), 0.0))
+        return sock
+
+    def getreply(self) -> tuple[int, bytes]:
+        if self.file is None and self.sock is not None:
+            self.file = _CountingReader(self.sock.makefile("rb"), self)
+        return super().getreply()
+
+    def release(self) -> None:
+        """Close the session and stop watching it."""
+        if self._watch is not None:
+            WATCHDOG.unwatch(self._watch)
+        try:
+            self.close()
+        finally:
+            if self._guard is not None:
+                self._guard.close()
+                self._guard = None
+
+
 class EmailNotifier:
     """E-mail over SMTP (``smtplib``): plain-text report, recipients ``mail_to``.
 
@@ -235,11 +404,16 @@ class EmailNotifier:
         starttls: upgrade with STARTTLS before anything else (refuses to go on in clear text when
             the server does not offer it).
         user, password: log in when ``user`` is given (the password already resolved).
-        timeout: s, for each socket operation.
+        timeout: s, for the whole SMTP session (connecting, every command, the message).
         ssl_context: for STARTTLS; default ``ssl.create_default_context()`` (verifies the server).
 
-    ``send`` raises ``smtplib.SMTPException`` or ``OSError`` (refused, timed out), or
-    ``NotificationError`` when a recipient was refused.
+    ``send`` raises ``smtplib.SMTPException`` or ``OSError`` (refused), or ``NotificationError``
+    when a recipient was refused, the session did not end within ``timeout`` ("no answer within
+    S s") or the server's replies exceeded ``MAX_SMTP_REPLY_BYTES``.
+
+    Raises (constructor):
+        ValueError: no recipient; a timeout that is not finite, above 0 and at most
+            ``MAX_NOTIFY_TIMEOUT``.
     """
 
     def __init__(
@@ -260,7 +434,7 @@ class EmailNotifier:
         self.host, self.port = host, int(port)
         self.mail_from, self.mail_to = mail_from, list(mail_to)
         self.starttls, self.user, self._password = starttls, user, password
-        self.timeout = timeout
+        self.timeout = check_notify_timeout(timeout)
         self.ssl_context = ssl_context
         self.name = f"e-mail via {host}:{self.port} to {', '.join(self.mail_to)}"
 
@@ -278,7 +452,9 @@ class EmailNotifier:
 
     def send(self, notification: Notification) -> None:
         message = self.message(notification)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+        smtp = _BoundedSMTP(time.monotonic() + self.timeout, self.timeout)
+        try:
+            smtp.connect(self.host, self.port)
             smtp.ehlo()
             if self.starttls:
                 smtp.starttls(context=self.ssl_context or ssl.create_default_context())
@@ -286,32 +462,136 @@ class EmailNotifier:
             if self.user:
                 smtp.login(self.user, self._password or "")
             refused = smtp.send_message(message, from_addr=self.mail_from, to_addrs=self.mail_to)
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError, NotificationError):
+                pass  # the message was accepted; a server that does not say goodbye is no failure
+        except Exception:
+            if smtp.overdue:
+                raise NotificationError(f"no answer within {self.timeout:g} s") from None
+            raise
+        finally:
+            smtp.release()
         if refused:
             raise NotificationError(f"recipients refused: {', '.join(sorted(refused))}")
 
 
+def _pool_classes_until(deadline: float) -> dict[str, type]:
+    """The watchdog's urllib3 pool classes (``watchdog.pool_classes``) whose header deadline is
+    whatever is left until ``deadline`` (``time.monotonic()``) when the request has been sent."""
+
+    def left(_self: Any) -> float:
+        return max(deadline - time.monotonic(), 0.001)
+
+    classes = {}
+    for scheme, pool in pool_classes(max(deadline - time.monotonic(), 0.001)).items():
+        connection = type(
+            pool.ConnectionCls.__name__, (pool.ConnectionCls,), {"header_deadline": property(left)}
+        )
+        classes[scheme] = type(pool.__name__, (pool,), {"ConnectionCls": connection})
+    return classes
+
+
+def _read_some(response: Any, deadline: float, limit: int) -> bytes:
+    """At most ``limit`` bytes of ``response``'s body (as sent, not decoded), read until
+    ``deadline`` (``time.monotonic()``) at the latest: the watchdog shuts the socket down then,
+    whatever the server does. Whatever goes wrong, what arrived so far."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    watch = (
+        WATCHDOG.watch(sock, max(deadline - time.monotonic(), 0.0)) if sock is not None else None
+    )
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        read1 = getattr(raw, "read1", None)
+        while size < limit and time.monotonic() < deadline and not (watch and watch.fired):
+            want = min(65536, limit - size)
+            chunk = (
+                read1(want, decode_content=False)
+                if callable(read1)
+                else raw.read(want, decode_content=False)
+            )
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except Exception:  # noqa: BLE001, S110 - the body only decorates an error message
+        pass
+    finally:
+        if watch is not None:
+            WATCHDOG.unwatch(watch)
+    return b"".join(chunks)[:limit]
+
+
 class WebhookNotifier:
     """POSTs ``Notification.payload()`` as JSON to ``url`` (requests; one attempt, no retries,
-    no redirects). ``timeout``: s, connect and read. ``send`` raises ``NotificationError`` for a
-    status other than 2xx or no answer; its message never shows the URL's path or query (a
-    webhook URL often carries a token)."""
+    no redirects).
 
-    def __init__(self, url: str, *, timeout: float = DEFAULT_NOTIFY_TIMEOUT) -> None:
+    Args:
+        url: http(s) URL; its path and query are never shown (a webhook URL often carries a token).
+        timeout: s, for the whole exchange: connecting, the status line and headers (the watchdog
+            shuts the connection down when they are not complete in time, however they trickle
+            in) and, for an error status, the first ``MAX_WEBHOOK_ANSWER_BYTES`` of the body.
+            A 2xx answer's body is never read.
+        secrets: strings scrubbed from the piece of an error answer shown in the message.
+
+    ``send`` raises ``NotificationError`` for a status other than 2xx (with the start of the
+    answer, on one line) or no answer.
+
+    Raises (constructor):
+        ValueError: not an http(s) URL; a timeout that is not finite, above 0 and at most
+            ``MAX_NOTIFY_TIMEOUT``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = DEFAULT_NOTIFY_TIMEOUT,
+        secrets: set[str] | None = None,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {safe_url(url)}")
         self.url = url
-        self.timeout = timeout
+        self.timeout = check_notify_timeout(timeout)
+        self.secrets = secrets if secrets is not None else set()
         self.name = f"webhook {safe_url(url)}"
+
+    def _url_parts(self) -> list[str]:
+        """The pieces of the URL an answer must not show: its path, query and credentials."""
+        parts = urlsplit(self.url)
+        pieces = [parts.path, parts.query, parts.fragment, parts.username, parts.password]
+        pieces += [p for p in parts.path.split("/") if len(p) >= 4]
+        pieces += [
+            v for _, _, v in (q.partition("=") for q in parts.query.split("&")) if len(v) >= 4
+        ]
+        return [p for p in pieces if p and len(p) >= 4 and p != "/"]
 
     def send(self, notification: Notification) -> None:
         import requests
         from requests.adapters import HTTPAdapter
+        from urllib3.poolmanager import ProxyManager
 
+        deadline = time.monotonic() + self.timeout
         body = json.dumps(notification.payload(), ensure_ascii=False, default=str).encode("utf-8")
+        classes = _pool_classes_until(deadline)
+
+        class Adapter(HTTPAdapter):
+            """The deadline pools directly and through an HTTP(S) proxy (HTTPS_PROXY...)."""
+
+            def proxy_manager_for(self, proxy: Any, **kwargs: Any) -> Any:
+                manager = super().proxy_manager_for(proxy, **kwargs)
+                if type(manager) is ProxyManager:  # not SOCKS: its pools are its own
+                    manager.pool_classes_by_scheme = classes
+                return manager
+
         with requests.Session() as session:
-            session.mount("http://", HTTPAdapter(max_retries=0))
-            session.mount("https://", HTTPAdapter(max_retries=0))
+            for prefix in ("http://", "https://"):
+                adapter = Adapter(max_retries=0)
+                adapter.poolmanager.pool_classes_by_scheme = classes
+                session.mount(prefix, adapter)
             try:
                 response = session.post(
                     self.url,
@@ -320,20 +600,37 @@ class WebhookNotifier:
                         "Content-Type": "application/json; charset=utf-8",
                         "User-Agent": USER_AGENT,
                         "X-OpsGenie-Health-Event": notification.event,
+                        "Accept-Encoding": "identity",  # the body is read as sent, capped
                     },
                     timeout=(min(self.timeout, 5.0), self.timeout),
                     allow_redirects=False,
+                    stream=True,
                 )
             except requests.Timeout:
                 raise NotificationError(f"no answer within {self.timeout:g} s") from None
             except requests.exceptions.SSLError:
                 raise NotificationError("the TLS handshake failed (certificate?)") from None
             except requests.ConnectionError:
+                if time.monotonic() >= deadline:  # the watchdog cut a trickle of headers short
+                    raise NotificationError(f"no answer within {self.timeout:g} s") from None
                 raise NotificationError("cannot connect (refused, reset or unknown host)") from None
             except requests.RequestException as exc:
                 raise NotificationError(f"the request failed ({type(exc).__name__})") from None
-        if not 200 <= response.status_code < 300:
-            raise NotificationError(f"the webhook answered HTTP {response.status_code}")
+            try:
+                status = response.status_code
+                answer = b""
+                if not 200 <= status < 300:
+                    answer = _read_some(response, deadline, MAX_WEBHOOK_ANSWER_BYTES)
+            finally:
+                response.close()
+        if not 200 <= status < 300:
+            shown = _scrub_text(
+                answer.decode("utf-8", "replace"), [*self.secrets, *self._url_parts()]
+            )
+            shown = _one_line(shown, 200)
+            raise NotificationError(
+                f"the webhook answered HTTP {status}{': ' + shown if shown else ''}"
+            )
 
 
 class CommandNotifier:
@@ -341,19 +638,25 @@ class CommandNotifier:
 
     Args:
         command: a command line, split with ``shlex`` (POSIX rules).
-        timeout: s; the command is killed when it runs longer.
+        timeout: s; the command (its whole process group) is killed when it runs longer.
         secrets: strings the child's environment must not carry: variables whose value contains
-            one of them (``OPSGENIE_API_KEY``, the variable an ``env:`` reference names) are removed.
-            Read again at every ``send`` (the set may grow).
+            one of them are removed. Read again at every ``send`` (the set may grow).
+        variables: names of variables the child must not get whatever their value (the
+            variable an ``env:`` reference to the API key names, known even when the connection
+            settings are invalid and the reference was never resolved). Read at every ``send``.
+            ``OPSGENIE_API_KEY`` is never passed on either.
 
     The child also gets ``OPSGENIE_HEALTH_EVENT`` (failed / recovered / still_failing),
-    ``OPSGENIE_HEALTH_STATE`` and ``OPSGENIE_HEALTH_CHECK``. Its stdout and stderr are captured,
-    never mixed into ours. ``send`` raises ``NotificationError`` when it cannot be run (not found,
-    not executable), runs longer than ``timeout`` or exits with a non-zero status; the message
+    ``OPSGENIE_HEALTH_STATE`` and ``OPSGENIE_HEALTH_CHECK``. It runs in a session of its own; its
+    stdout is discarded and only the last ``MAX_COMMAND_STDERR_BYTES`` of its stderr are kept
+    (a command printing without end costs no memory), never mixed into ours. ``send`` raises
+    ``NotificationError`` when it cannot be run (not found, not executable), runs longer than
+    ``timeout`` or exits with a non-zero status (with the last line of its stderr); the message
     never shows the arguments (they may hold a token).
 
     Raises (constructor):
-        ValueError: the command line is empty or its quotes do not balance.
+        ValueError: the command line is empty or its quotes do not balance; a timeout that is
+            not finite, above 0 and at most ``MAX_NOTIFY_TIMEOUT``.
     """
 
     def __init__(
@@ -362,6 +665,7 @@ class CommandNotifier:
         *,
         timeout: float = DEFAULT_NOTIFY_TIMEOUT,
         secrets: set[str] | None = None,
+        variables: set[str] | None = None,
     ) -> None:
         try:
             argv = shlex.split(command)
@@ -370,18 +674,20 @@ class CommandNotifier:
         if not argv:
             raise ValueError("the command line is empty")
         self.argv = argv
-        self.timeout = timeout
+        self.timeout = check_notify_timeout(timeout)
         self.secrets = secrets if secrets is not None else set()
+        self.variables = variables if variables is not None else set()
         self.name = f"command {os.path.basename(argv[0])}"
 
     def environment(self, notification: Notification) -> dict[str, str]:
-        """The child's environment: ours without ``OPSGENIE_API_KEY`` and without any variable
-        holding a secret, plus the ``OPSGENIE_HEALTH_*`` variables."""
-        needles = [s for s in self.secrets if isinstance(s, str) and len(s) >= 4]
+        """The child's environment: ours without ``OPSGENIE_API_KEY``, the ``variables`` and any
+        variable holding a secret, plus the ``OPSGENIE_HEALTH_*`` variables."""
+        needles = _needles(self.secrets)
+        dropped = {"OPSGENIE_API_KEY", *self.variables}
         child = {
             name: value
             for name, value in os.environ.items()
-            if name != "OPSGENIE_API_KEY" and not any(n in value for n in needles)
+            if name not in dropped and not any(n in value for n in needles)
         }
         child["OPSGENIE_HEALTH_EVENT"] = notification.event
         child["OPSGENIE_HEALTH_STATE"] = notification.state
@@ -390,24 +696,98 @@ class CommandNotifier:
 
     def send(self, notification: Notification) -> None:
         data = json.dumps(notification.payload(), ensure_ascii=False, default=str).encode("utf-8")
+        deadline = time.monotonic() + self.timeout
         try:
-            done = subprocess.run(
+            child = subprocess.Popen(
                 self.argv,
-                input=data,
-                capture_output=True,
-                timeout=self.timeout,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
                 env=self.environment(notification),
-                check=False,
+                start_new_session=True,  # its own process group: killed whole on timeout
             )
-        except subprocess.TimeoutExpired:  # its text would show every argument
-            raise NotificationError(f"killed after {self.timeout:g} s") from None
-        except OSError as exc:
+        except OSError as exc:  # its text would show every argument
             why = exc.strerror or type(exc).__name__
             raise NotificationError(f"cannot run {self.argv[0]!r}: {why}") from None
-        if done.returncode != 0:
-            tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-            detail = f": {_one_line(tail[0], 200)}" if tail[0] else ""
-            raise NotificationError(f"exit status {done.returncode}{detail}")
+        try:
+            tail = _talk(child, data, deadline)
+            returncode = child.wait(timeout=max(deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            raise NotificationError(f"killed after {self.timeout:g} s") from None
+        finally:
+            if child.poll() is None:
+                _kill_group(child)
+            for pipe in (child.stdin, child.stderr):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()
+        if returncode != 0:
+            text = _scrub_text(tail.decode("utf-8", "replace"), self.secrets)
+            last = [line for line in text.strip().splitlines() if line.strip()][-1:] or [""]
+            detail = f": {_one_line(last[0], 200)}" if last[0] else ""
+            raise NotificationError(f"exit status {returncode}{detail}")
+
+
+def _kill_group(child: subprocess.Popen) -> None:
+    """SIGKILL ``child``'s process group (it leads one, see ``start_new_session``) and reap it."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        child.kill()
+    try:
+        child.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a process stuck in the kernel
+        pass
+
+
+def _talk(child: subprocess.Popen, data: bytes, deadline: float) -> bytes:
+    """Write ``data`` to ``child``'s stdin and read its stderr, keeping only the last
+    ``MAX_COMMAND_STDERR_BYTES`` (from a line start when cut), until both pipes are done, a
+    moment after the child exited (a grandchild may hold them open) or until ``deadline``
+    (then ``subprocess.TimeoutExpired``). Returns that tail of stderr."""
+    assert child.stdin is not None and child.stderr is not None
+    stdin, stderr = child.stdin, child.stderr
+    tail, cut = b"", False
+    offset = 0
+    view = memoryview(data)
+    with selectors.DefaultSelector() as selector:
+        if data:
+            os.set_blocking(stdin.fileno(), False)
+            selector.register(stdin, selectors.EVENT_WRITE)
+        else:
+            stdin.close()
+        selector.register(stderr, selectors.EVENT_READ)
+        exited_at: float | None = None
+        while selector.get_map():
+            now = time.monotonic()
+            if now >= deadline:
+                raise subprocess.TimeoutExpired(child.args, 0)
+            if child.poll() is not None:
+                exited_at = now if exited_at is None else exited_at
+                if now - exited_at > 0.2:
+                    break
+            for key, _ in selector.select(timeout=min(deadline - now, 0.1)):
+                if key.fileobj is stdin:
+                    try:
+                        offset += os.write(stdin.fileno(), view[offset : offset + 65536])
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # BrokenPipeError: it does not read its stdin; fine
+                        offset = len(data)
+                    if offset >= len(data):
+                        selector.unregister(stdin)
+                        stdin.close()
+                else:
+                    chunk = os.read(stderr.fileno(), 65536)
+                    if not chunk:
+                        selector.unregister(stderr)
+                        continue
+                    tail += chunk
+                    if len(tail) > MAX_COMMAND_STDERR_BYTES:
+                        tail, cut = tail[-MAX_COMMAND_STDERR_BYTES:], True
+    if cut:  # the first line is a piece of a longer one
+        newline = tail.find(b"\n")
+        tail = tail[newline + 1 :] if newline != -1 else b""
+    return tail
 
 
 # -- the check -------------------------------------------------------------------------------
@@ -418,36 +798,67 @@ class TestConnectionCheck:
 
     It connects anew each time (a rotated key or vault secret is picked up; an unresolvable
     reference gives a Failed envelope naming the reference) and adds the key, as given and
-    resolved, to ``secrets`` so that every later message can be scrubbed of it.
+    resolved, to ``secrets`` so that every later message can be scrubbed of it, even when the
+    settings are invalid (validation fails before the reference is resolved: the check then
+    resolves it itself, since another setting, such as a Server URL with ``?apiKey=``, may hold
+    the key). The names of the variables an ``env:`` reference to the key names go to
+    ``variables`` (see ``CommandNotifier``).
     """
 
     __test__ = False  # not a pytest test class
 
     def __init__(
-        self, integration: Integration, settings: Mapping[str, Any], secrets: set[str] | None = None
+        self,
+        integration: Integration,
+        settings: Mapping[str, Any],
+        secrets: set[str] | None = None,
+        variables: set[str] | None = None,
     ) -> None:
         self.integration = integration
         self.settings = dict(settings)
         self.secrets = secrets if secrets is not None else set()
+        self.variables = variables if variables is not None else set()
 
     def _remember(self, values: Iterable[Any]) -> None:
         self.secrets.update(v for v in values if isinstance(v, str) and len(v) >= 4)
 
+    def _raw_keys(self) -> list[str]:
+        """The API Key settings as given (``api_key``, ``API Key``, ... as ``connect`` reads them)."""
+        return [
+            value
+            for name, value in self.settings.items()
+            if isinstance(name, str)
+            and name.replace("_", " ").strip().casefold() == "api key"
+            and isinstance(value, str)
+        ]
+
+    def _resolve_anyway(self, raw_keys: list[str]) -> None:
+        """Learn the resolved key(s) when ``connect`` failed, perhaps before resolving them."""
+        for value in raw_keys:
+            try:
+                self._remember([self.integration.resolve_secret(value)])
+            except Exception:  # noqa: BLE001, S112 - the failed check already says what is wrong
+                continue
+
     def __call__(self) -> dict[str, Any]:
         from .errors import OpsGenieIntegrationError
-        from .secrets import literal_secrets
+        from .secrets import literal_secrets, split_reference
 
-        self._remember(
-            literal_secrets(self.settings.get("api_key") or self.settings.get("API Key"))
-        )
+        raw_keys = self._raw_keys()
+        for value in raw_keys:
+            self._remember(literal_secrets(value))
+            reference = split_reference(value)
+            if reference is not None and reference[0] == "env" and reference[1].strip():
+                self.variables.add(reference[1].strip())
         try:
             connection = self.integration.connect(self.settings)
         except OpsGenieIntegrationError as exc:
-            return env.scrub(env.failure(TEST_CONNECTION, exc), self.secrets)
+            self._resolve_anyway(raw_keys)
+            return _scrub_value(env.failure(TEST_CONNECTION, exc), self.secrets)
         self._remember(connection.secrets)
         with connection:
             envelope = self.integration.run(TEST_CONNECTION, {}, connection)
-        return env.scrub(envelope, self.secrets)
+        return _scrub_value(envelope, self.secrets)
 
 
 # -- the loop --------------------------------------------------------------------------------
@@ -486,20 +897,22 @@ class HealthCheck:
     Args:
         check: returns a Test Connection envelope (``TestConnectionCheck``); it must not raise
             (an exception is turned into a failed check all the same).
-        interval: minutes between the starts of two checks (> 0; a float). A check that takes
-            longer than the interval is followed at once by the next one.
-        count: stop after this many checks (None: until ``stop()``).
+        interval: minutes between the starts of two checks (a float above 0, at most
+            ``MAX_INTERVAL_MINUTES``). A check that takes longer than the interval is followed at
+            once by the next one.
+        count: stop after this many checks (an int, at least 1; None: until ``stop()``).
         notifiers: ``Notifier`` objects, each called in turn for every notification.
         notify_each_failure: also notify every failed check, not only changes of state.
         server_url: shown in notifications.
-        secrets: strings scrubbed from every line and notification; may grow while running.
+        secrets: strings scrubbed from every line and every field of a notification (with any run
+            of their first or last ``PARTIAL_SECRET`` characters); may grow while running.
         log: where result lines go (stderr); None: nowhere.
         clock: monotonic seconds (``time.monotonic``); now: wall time, UTC datetime.
         sleep: ``sleep(seconds)``; default sleeps in short slices and returns early after
             ``stop()``. Tests inject one that advances a fake clock.
 
     Raises:
-        ValueError: ``interval`` <= 0 or ``count`` < 1.
+        ValueError: ``interval`` not finite, <= 0 or too long; ``count`` not an int or < 1.
     """
 
     def __init__(
@@ -517,10 +930,14 @@ class HealthCheck:
         now: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        if not (interval > 0 and math.isfinite(interval)):
-            raise ValueError("interval must be a finite number of minutes above 0")
-        if count is not None and count < 1:
-            raise ValueError("count must be at least 1")
+        if not (math.isfinite(interval) and 0 < interval <= MAX_INTERVAL_MINUTES):
+            raise ValueError(
+                f"interval must be a number of minutes above 0 and at most {MAX_INTERVAL_MINUTES:g}"
+            )
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < 1
+        ):
+            raise ValueError("count must be a whole number, at least 1")
         self.check = check
         self.interval = float(interval)
         self.count = count
@@ -563,7 +980,9 @@ class HealthCheck:
     def _line(self, text: str) -> None:
         if self.log is None:
             return
-        self.log.write(_scrub_text(f"health-check: {_one_line(text, 2000)}", self.secrets) + "\n")
+        # scrubbed before it is cut short: a cut must not leave the first characters of a key
+        text = _one_line(_scrub_text(text, self.secrets), 2000)
+        self.log.write(_scrub_text(f"health-check: {text}", self.secrets) + "\n")
         self.log.flush()
 
     def run(self) -> Summary:
@@ -594,7 +1013,7 @@ class HealthCheck:
             error = OpsGenieIntegrationError(f"The check itself failed ({type(exc).__name__}).")
             error.error_type = "internal"
             envelope = env.failure(TEST_CONNECTION, error)
-        envelope = env.scrub(envelope, self.secrets)
+        envelope = _scrub_value(envelope, self.secrets)
         result = CheckResult(number, checked_at, self.clock() - started, envelope)
         summary = self.summary
         summary.checks = number
@@ -630,18 +1049,30 @@ class HealthCheck:
                 consecutive_failures=self._failures_in_a_row,
                 server_url=self.server_url,
                 envelope=envelope,
+                secrets=tuple(self.secrets),
             )
         )
         return result
 
     def notify(self, notification: Notification) -> None:
-        """Send ``notification`` by every notifier; each failure is logged and counted."""
+        """Send ``notification`` by every notifier; each failure is logged and counted. Every
+        field the notifiers see is scrubbed of the secrets (the Server URL may hold the key)."""
+        notification = dataclasses.replace(
+            notification,
+            server_url=(
+                _scrub_text(notification.server_url, self.secrets)
+                if notification.server_url is not None
+                else None
+            ),
+            envelope=_scrub_value(notification.envelope, self.secrets),
+            secrets=tuple({*notification.secrets, *self.secrets}),
+        )
         for notifier in self.notifiers:
             try:
                 notifier.send(notification)
             except Exception as exc:  # noqa: BLE001 - one notifier must not stop the rest
                 self.summary.notifications_failed += 1
-                detail = _one_line(str(exc), 300)
+                detail = _one_line(_scrub_text(str(exc), self.secrets), 300)
                 self._line(
                     f"notifying {notification.event} by {notifier.name} failed: "
                     f"{type(exc).__name__}{': ' + detail if detail else ''}"
@@ -669,7 +1100,7 @@ def add_health_check_parser(sub: Any) -> None:
         type=float,
         required=True,
         metavar="MINUTES",
-        help="minutes between checks (a float, e.g. 0.5)",
+        help=f"minutes between checks (a float, e.g. 0.5; at most {MAX_INTERVAL_MINUTES:g})",
     )
     parser.add_argument(
         "--count",
@@ -689,7 +1120,8 @@ def add_health_check_parser(sub: Any) -> None:
         type=float,
         default=DEFAULT_NOTIFY_TIMEOUT,
         metavar="S",
-        help=f"seconds allowed to each notification (default {DEFAULT_NOTIFY_TIMEOUT:g})",
+        help=f"seconds allowed to each notification, all told (default {DEFAULT_NOTIFY_TIMEOUT:g}, "
+        f"at most {MAX_NOTIFY_TIMEOUT:g})",
     )
     mail = parser.add_argument_group("e-mail (SMTP)")
     mail.add_argument(
@@ -751,9 +1183,14 @@ def _password_problem(reference: str, exc: Exception) -> str:
 
 
 def build_notifiers(
-    args: argparse.Namespace, integration: Integration, secrets: set[str], stderr: TextIO
+    args: argparse.Namespace,
+    integration: Integration,
+    secrets: set[str],
+    stderr: TextIO,
+    variables: set[str] | None = None,
 ) -> list[Notifier]:
     """The notifiers the command line asks for, in the order e-mail, webhooks, commands.
+    ``secrets`` and ``variables`` are shared with the commands (see ``CommandNotifier``).
 
     Raises:
         cli.UsageError: inconsistent or malformed options; an SMTP password reference that
@@ -763,9 +1200,13 @@ def build_notifiers(
     from .errors import OpsGenieIntegrationError
     from .secrets import split_reference
 
-    timeout = args.notify_timeout
-    if not timeout > 0:
-        raise UsageError("health-check: --notify-timeout must be above 0")
+    try:
+        timeout = check_notify_timeout(args.notify_timeout)
+    except ValueError:
+        raise UsageError(
+            f"health-check: --notify-timeout must be above 0 and at most {MAX_NOTIFY_TIMEOUT:g} "
+            "seconds"
+        ) from None
     notifiers: list[Notifier] = []
     mail_options = [
         name
@@ -823,12 +1264,14 @@ def build_notifiers(
         )
     for url in args.webhook:
         try:
-            notifiers.append(WebhookNotifier(url, timeout=timeout))
+            notifiers.append(WebhookNotifier(url, timeout=timeout, secrets=secrets))
         except ValueError as exc:
             raise UsageError(f"health-check: --webhook: {exc}") from None
     for command in args.exec_commands:
         try:
-            notifiers.append(CommandNotifier(command, timeout=timeout, secrets=secrets))
+            notifiers.append(
+                CommandNotifier(command, timeout=timeout, secrets=secrets, variables=variables)
+            )
         except ValueError as exc:
             raise UsageError(f"health-check: --exec: {exc}") from None
     return notifiers
@@ -849,20 +1292,23 @@ def cmd_health_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -
     from .integration import Integration
     from .logs import configure_cli_logging
 
-    if not (args.interval > 0 and math.isfinite(args.interval)):
-        raise UsageError("health-check: --interval must be above 0 minutes (and finite)")
+    if not (math.isfinite(args.interval) and 0 < args.interval <= MAX_INTERVAL_MINUTES):
+        raise UsageError(
+            f"health-check: --interval must be above 0 and at most {MAX_INTERVAL_MINUTES:g} minutes"
+        )
     if args.count is not None and args.count < 1:
         raise UsageError("health-check: --count must be at least 1")
     redactor = configure_cli_logging(stderr, args.verbose)
     secrets = redactor.secrets  # one set: the log filter and every message share it
+    variables: set[str] = set()  # named by an env: reference to the key: kept from commands
     integration = Integration.load()
-    notifiers = build_notifiers(args, integration, secrets, stderr)
+    notifiers = build_notifiers(args, integration, secrets, stderr, variables)
     health: HealthCheck | None = None
     previous: dict[int, Any] = {}
     try:
         with SandboxConnection(args, stderr) as settings:
             server_url = str(settings.get("server_url") or settings.get("Server URL") or "") or None
-            check = TestConnectionCheck(integration, settings, secrets)
+            check = TestConnectionCheck(integration, settings, secrets, variables)
             health = HealthCheck(
                 check,
                 interval=args.interval,

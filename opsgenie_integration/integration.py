@@ -55,6 +55,16 @@ class Connection:
         self.close()
 
 
+def _literal_keys(settings: Any) -> List[str]:
+    """The literal API keys in connection settings, under any spelling of the setting's name that
+    the validator accepts (``api_key``, ``API Key``, ``api-key``...): the strings to hide."""
+    from .manifest import _fold
+
+    if not isinstance(settings, Mapping):
+        return []
+    return [s for k, v in settings.items() if isinstance(k, str) and _fold(k) == "api key" for s in literal_secrets(v)]
+
+
 def _printable_name(command: Any) -> str:
     """An unknown command's name as it may appear in the envelope: one line, 100 characters."""
     text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(command)).split())
@@ -123,9 +133,7 @@ class Integration:
         Raises:
             ConnectionSettingsError: every problem, naming the setting; never the key.
         """
-        raw_keys = [v for k, v in (settings.items() if isinstance(settings, Mapping) else ())
-                     if isinstance(k, str) and k.replace("_", " ").strip().casefold() == "api key"]
-        hidden = [s for v in raw_keys for s in literal_secrets(v)]
+        hidden = _literal_keys(settings)
         try:
             values = self._connection_validator.validate(settings, secrets=hidden)
         except ConnectionSettingsError:
@@ -202,15 +210,14 @@ class Integration:
         if isinstance(connection, Connection):
             secrets = connection.secrets
         elif isinstance(connection, Mapping):
-            raw_key = connection.get("api_key") or connection.get("API Key")
-            secrets = tuple(literal_secrets(raw_key))
+            secrets = tuple(_literal_keys(connection))
         try:
             if definition is None:
                 known = ", ".join(c.name for c in self.commands)
                 raise InputError([{"parameter": "command", "id": "command",
                                    "message": f"Unknown command {command!r}. Commands: {known}."}])
             registered = self._commands[definition.id]
-            inputs_by_id = registered.validator.validate(inputs)
+            inputs_by_id = registered.validator.validate(inputs, secrets=secrets)
             if isinstance(connection, Connection):
                 active = connection
             elif connection is None:
@@ -245,7 +252,13 @@ class Integration:
         finally:
             if owned is not None:
                 owned.close()
-        envelope = env.scrub(envelope, secrets)
+        try:
+            envelope = env.scrub(envelope, secrets)
+        except RecursionError:  # an answer nested beyond reason: keep the outcome, drop the data
+            deep = OpsGenieIntegrationError("OpsGenie's answer is nested too deeply to be returned.",
+                                            hint="Check the Server URL: something other than OpsGenie may have answered.")
+            deep.error_type = "bad_response"
+            envelope = env.scrub(env.failure(display, deep, None), secrets)
         try:
             self.plugin_manager.hook.opsgenie_after_command(
                 command=display, envelope=envelope, seconds=time.monotonic() - started

@@ -25,6 +25,7 @@ from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext import parse as parse_jsonpath
 
 from .errors import InputError
+from .files import UserFileError, read_user_text
 from .manifest import load_json, load_yaml
 from .resources import data_path
 from .validation import compile_validator
@@ -189,14 +190,17 @@ def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mappin
         return {"parameter": parameter, "id": "field_mapping", "message": f"{parameter} {str(path)!r}: {text}"}
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_user_text(path)
+    except FileNotFoundError:
+        raise FieldMappingError([problem("does not exist")]) from None
+    except UserFileError as exc:
+        raise FieldMappingError([problem(str(exc))]) from None
+    try:
         raw = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text, untrusted=True)
         if path.suffix.lower() == ".json":
             from .manifest import _check_plain_tree
 
             _check_plain_tree(raw)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FieldMappingError([problem(f"cannot be read ({exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc})")]) from None
     except (ValueError, yaml.YAMLError, RecursionError) as exc:
         first = (str(exc).splitlines() or ["nested too deeply"])[0][:200]
         raise FieldMappingError([problem(f"is not valid YAML or JSON, or is not a plain tree ({first})")]) from None

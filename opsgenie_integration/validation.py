@@ -46,6 +46,8 @@ def _is_enclosable_query(value: object) -> bool:
     depth, quoted, escaped = 0, False, False
     for char in value:
         if escaped:
+            if not quoted and char in "()":
+                return False  # \( or \): grammars differ on them; quote the value instead
             escaped = False
         elif char == "\\":
             escaped = True
@@ -57,7 +59,7 @@ def _is_enclosable_query(value: object) -> bool:
             depth -= 1
             if depth < 0:
                 return False
-    return depth == 0 and not quoted
+    return depth == 0 and not quoted and not escaped  # a trailing backslash would escape the wrapping ")"
 
 
 FORMAT_CHECKER.checks("opsgenie-alert-query")(_is_enclosable_query)
@@ -69,7 +71,7 @@ _FORMAT_EXPECTED = {
     "opsgenie-identifier": "expected a name or id other than '.' or '..' (those cannot travel as one URL path "
     "segment)",
     "opsgenie-alert-query": "expected an OpsGenie search query whose parentheses and double quotes are "
-    "balanced (it is sent as (<query>) AND <time window>)",
+    "balanced, without \\( \\) outside quotes or a trailing \\ (it is sent as (<query>) AND <time window>)",
     "opsgenie-server-url": "expected https://api.opsgenie.com (US) or https://api.eu.opsgenie.com (EU); "
     "http only for loopback hosts; no path, query or credentials",
 }
@@ -207,13 +209,15 @@ class InputValidator:
         return values
 
     def _coerce(self, input_id: str, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
         wanted = self._properties.get(input_id, {}).get("type")
         types = wanted if isinstance(wanted, list) else [wanted]
+        if isinstance(value, float) and value.is_integer() and "integer" in types:
+            return int(value)  # 1700000000000.0 from a JSON playbook is the integer it means
+        if not isinstance(value, str):
+            return value
         if "string" in types:
             return value
-        if "integer" in types and _INT_TEXT.match(value):
+        if "integer" in types and _INT_TEXT.match(value) and value.strip().isascii():
             return int(value)
         if "number" in types and _NUMBER_TEXT.match(value):
             number = float(value)

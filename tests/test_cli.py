@@ -119,7 +119,7 @@ def test_missing_connection_is_a_failed_envelope(monkeypatch):
     assert status == 1 and error["type"] == "configuration" and "API Key (api_key): is required" in error["message"]
 
 
-@pytest.mark.parametrize("content, words", [(None, "cannot be read"), ("- a\n- b\n", "must be a mapping"), ("a: [", "not valid")])
+@pytest.mark.parametrize("content, words", [(None, "does not exist"), ("- a\n- b\n", "must be a mapping"), ("a: [", "not valid")])
 def test_bad_connection_file(tmp_path, content, words):
     path = tmp_path / "conn.yaml"
     if content is not None:

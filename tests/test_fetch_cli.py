@@ -67,7 +67,7 @@ def test_fetch_writes_json_lines_and_checkpoint(sandbox_2000, tmp_path, mapping)
     got = [(k, to_ms(t)) for k, t in keys_of(out.getvalue().splitlines())]
     assert len(got) == len(set(got)) and set(got) == expected
     assert checkpoint.read_text().startswith("ck1.")
-    assert os.listdir(checkpoint.parent) == ["ck.txt"]  # no temporary files left behind
+    assert sorted(os.listdir(checkpoint.parent)) == ["ck.txt", "ck.txt.lock"]  # no temporary files left behind
     summary = json.loads(err.getvalue().split("fetch: done ", 1)[1])
     assert summary["events"] == 2000 and summary["requests"] <= 2000 / 97 + 2
     # a second run with the same checkpoint file finds nothing new
@@ -97,7 +97,7 @@ def test_killed_fetch_resumes_exactly(sandbox_2000, tmp_path, mapping, sig):
     first.stdout.close()
     first.stderr.close()
     if sig == signal.SIGTERM:
-        assert first.returncode == 0, err  # it finished its page and stopped cleanly
+        assert first.returncode == 130, err  # it finished its page and stopped cleanly, saying so
     assert 500 <= len(lines) < 2000
     second = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
@@ -134,3 +134,30 @@ def test_fetch_follow_picks_up_new_updates(tmp_path, mapping):
     assert status == 0, err.getvalue()
     keys = [k for k, _ in keys_of(out.getvalue().splitlines())]
     assert len(keys) == 31 and keys[-1] == "00000000-0000-4000-8000-000000000003"
+
+
+def test_two_fetches_cannot_share_a_checkpoint_file(tmp_path):
+    from opsgenie_integration.fetch import _lock
+
+    checkpoint = tmp_path / "ck"
+    held = _lock(checkpoint)
+    try:
+        err = io.StringIO()
+        status = main(["fetch", "--checkpoint-file", str(checkpoint), "--connection", str(tmp_path / "none.yaml")],
+                      stdout=io.StringIO(), stderr=err)
+        assert status == 1 and "another fetch is using" in err.getvalue()
+    finally:
+        held.close()
+
+
+def test_events_that_are_not_valid_unicode_are_written_escaped():
+    from opsgenie_integration.fetch import write_events
+
+    class Latin1(io.StringIO):
+        def write(self, text):
+            text.encode("latin-1")  # raises like a non-UTF-8 stdout would
+            return super().write(text)
+
+    out = Latin1()
+    write_events(out, [{"Message": "bad \ud800 surrogate", "Name": "Équipe ✓"}])
+    assert json.loads(out.getvalue()) == {"Message": "bad \ud800 surrogate", "Name": "Équipe ✓"}

@@ -9,6 +9,7 @@ with 429 and 5xx injected (a failure never moves the checkpoint; the same call i
 from __future__ import annotations
 
 import random
+import time
 from typing import List, Set, Tuple
 
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opsgenie_integration import Integration
+from opsgenie_integration.handlers import SETTLE_MS
 from opsgenie_integration.sandbox import Sandbox
 from opsgenie_integration.times import parse_server_timestamp
 
@@ -53,11 +55,13 @@ def make_alerts(updated: List[int], *, statuses=None) -> List[dict]:
     return alerts
 
 
-def fetch_all(integration, connection, inputs, *, max_calls=5000, between=None) -> Tuple[List[Tuple[str, int]], int]:
+def fetch_all(integration, connection, inputs, *, max_calls=5000, between=None, state=None) -> Tuple[List[Tuple[str, int]], int]:
     """Call Fetch Event with the checkpoint until it returns nothing. Returns the (id, updatedAt ms)
-    in order and the number of calls; a Failed call is retried with the same checkpoint."""
+    in order and the number of calls; a Failed call is retried with the same checkpoint.
+    ``state``: a dict holding the checkpoint to start from (``"checkpoint"``) and receiving the last one."""
     got: List[Tuple[str, int]] = []
-    checkpoint = None
+    state = {} if state is None else state
+    checkpoint = state.get("checkpoint")
     calls = failures = 0
     while calls < max_calls:
         calls += 1
@@ -73,7 +77,7 @@ def fetch_all(integration, connection, inputs, *, max_calls=5000, between=None) 
         if checkpoint is not None and not envelope["events"]:
             assert envelope["checkpoint"] == checkpoint or envelope["has_more"]
         got.extend((e["id"], parse_server_timestamp(e["updatedAt"])) for e in envelope["events"])
-        checkpoint = envelope["checkpoint"]
+        checkpoint = state["checkpoint"] = envelope["checkpoint"]
         if between:
             between(calls)
         if not envelope["events"] and not envelope["has_more"]:
@@ -145,8 +149,14 @@ def test_alerts_updated_while_fetching(key_mapping):
             if calls == 25:
                 sb.churn(0)
 
+        state: dict = {}
         with integration.connect(sb.connection) as connection:
-            got, _ = fetch_all(integration, connection, window_inputs(start, end, key_mapping), between=stop_churn)
+            got, _ = fetch_all(integration, connection, window_inputs(start, end, key_mapping), between=stop_churn,
+                               state=state)
+            # the window never reaches past "now - 5 s" (updates still landing): the last ones come later
+            time.sleep(SETTLE_MS / 1000 + 0.3)
+            later, _ = fetch_all(integration, connection, window_inputs(start, end, key_mapping), state=state)
+            got += later
         final = {(a["id"], parse_server_timestamp(a["updatedAt"])) for a in sb.store.alerts}
     got_set = set(got)
     assert len(got) == len(got_set), "duplicates"

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -870,7 +871,7 @@ def test_cli_unreadable_connection_file(tmp_path):
         "health-check", "--interval", "1", "--connection", str(tmp_path / "none.yaml")
     )
     assert status == 1 and json.loads(out)["checks"] == 0
-    assert "cannot be read" in err
+    assert "none.yaml" in err and ("cannot be read" in err or "does not exist" in err)
 
 
 @pytest.mark.parametrize(
@@ -1050,3 +1051,482 @@ def test_signals_stop_cleanly(sandbox, tmp_path, signum):
         and summary["last_result"] == "passed"
     )
     assert "Traceback" not in err
+
+
+# -- bounds: hostile webhooks, SMTP servers and commands; leaks through other settings -----------
+
+
+class RawServer:
+    """A TCP server on loopback whose every connection is handed to ``handler(conn, stop)`` in a
+    thread of its own (``stop``: an Event set by ``close``)."""
+
+    def __init__(self, handler) -> None:
+        self.handler = handler
+        self.stop = threading.Event()
+        self.sent = 0  # bytes the handlers report having sent
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        with conn:
+            try:
+                self.handler(conn, self)
+            except OSError:
+                pass  # the client hung up: what the bounds are for
+
+    def send(self, conn, data: bytes) -> None:
+        conn.sendall(data)
+        self.sent += len(data)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_server():
+    servers = []
+
+    def start(handler) -> RawServer:
+        servers.append(RawServer(handler))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def read_request(conn) -> None:
+    """Read an HTTP request's head and its Content-Length body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = conn.recv(65536)
+        if not piece:
+            return
+        data += piece
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        body += conn.recv(65536)
+
+
+def drip(server, conn, data: bytes, every: float) -> None:
+    for index in range(len(data)):
+        if server.stop.is_set():
+            return
+        server.send(conn, data[index : index + 1])
+        time.sleep(every)
+
+
+def endless(server, conn, piece: bytes, every: float = 0.0) -> None:
+    while not server.stop.is_set():
+        server.send(conn, piece)
+        if every:
+            time.sleep(every)
+
+
+def a_notification() -> Notification:
+    return run_scripted([False])[1].got[0]
+
+
+def test_webhook_dripping_its_headers_is_cut_at_the_notify_timeout(raw_server):
+    # Given a webhook that sends its status line and headers one byte every 20 ms, for ever
+    def handler(conn, server):
+        read_request(conn)
+        drip(server, conn, b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 100_000, 0.02)
+
+    server = raw_server(handler)
+    notifier = WebhookNotifier(f"http://127.0.0.1:{server.port}/hook/T0K3N", timeout=0.5)
+    # When it is notified: each byte comes well within the read timeout, yet it ends in time
+    started = time.monotonic()
+    with pytest.raises(NotificationError, match=r"no answer within 0.5 s"):
+        notifier.send(a_notification())
+    assert time.monotonic() - started < 2.0
+
+
+def test_webhook_through_a_proxy_dripping_its_headers_is_cut_too(raw_server, monkeypatch):
+    # Given an HTTP proxy (from the environment) that drips the answer's headers
+    def handler(conn, server):
+        read_request(conn)
+        drip(server, conn, b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 100_000, 0.02)
+
+    server = raw_server(handler)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    notifier = WebhookNotifier("http://hooks.example.invalid/hook", timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(NotificationError, match=r"no answer within 0.5 s"):
+        notifier.send(a_notification())
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_webhook_endless_body_is_neither_waited_for_nor_kept(raw_server, status):
+    # Given a webhook whose answer never ends: dripping, or as fast as it can
+    def handler(conn, server):
+        read_request(conn)
+        server.send(conn, f"HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\n\r\n".encode())
+        server.send(conn, b"refused: T0K3N is no good\n")
+        endless(server, conn, b"y" * 65536)
+
+    server = raw_server(handler)
+    notifier = WebhookNotifier(f"http://127.0.0.1:{server.port}/hook/T0K3N", timeout=1)
+    started = time.monotonic()
+    if status == 200:
+        notifier.send(a_notification())  # delivered: a 2xx body is not read at all
+    else:
+        with pytest.raises(NotificationError) as failed:
+            notifier.send(a_notification())
+        # the start of the answer, on one short line, without the URL's token
+        message = str(failed.value)
+        assert message.startswith("the webhook answered HTTP 500: refused: [REDACTED] is no good")
+        assert len(message) <= 250 and "T0K3N" not in message
+    assert time.monotonic() - started < 3.0
+
+
+def test_webhook_error_body_dripping_is_cut_at_the_deadline(raw_server):
+    def handler(conn, server):
+        read_request(conn)
+        server.send(conn, b"HTTP/1.1 503 X\r\nContent-Length: 100000\r\n\r\nbusy")
+        drip(server, conn, b"." * 100_000, 0.02)
+
+    server = raw_server(handler)
+    started = time.monotonic()
+    with pytest.raises(NotificationError, match=r"HTTP 503: busy\.*"):
+        WebhookNotifier(f"http://127.0.0.1:{server.port}/", timeout=0.5).send(a_notification())
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    "every, words",
+    [(0.02, "no answer within 0.5 s"), (0.0, "more than 256 kB of replies")],
+    ids=["dripping", "flooding"],
+)
+def test_smtp_endless_greeting_is_bounded_in_time_and_memory(raw_server, every, words):
+    # Given an SMTP server that greets with 220- continuation lines for ever
+    server = raw_server(lambda conn, srv: endless(srv, conn, b"220-still greeting you\r\n", every))
+    notifier = EmailNotifier(
+        "127.0.0.1", server.port, "a@example.com", ["b@example.com"], timeout=0.5
+    )
+    started = time.monotonic()
+    with pytest.raises(NotificationError, match=words):
+        notifier.send(a_notification())
+    assert time.monotonic() - started < 2.0
+
+
+def test_smtp_stalling_after_the_greeting_is_bounded(raw_server):
+    # Given a server that greets, then answers EHLO one continuation line every 20 ms
+    def handler(conn, server):
+        server.send(conn, b"220 hello\r\n")
+        conn.recv(1024)
+        endless(server, conn, b"250-PIPELINING\r\n", 0.02)
+
+    server = raw_server(handler)
+    notifier = EmailNotifier(
+        "127.0.0.1", server.port, "a@example.com", ["b@example.com"], timeout=0.5
+    )
+    started = time.monotonic()
+    with pytest.raises(NotificationError, match="no answer within 0.5 s"):
+        notifier.send(a_notification())
+    assert time.monotonic() - started < 2.0
+
+
+def test_command_printing_without_end_is_killed_and_costs_no_memory():
+    import tracemalloc
+
+    # Given a command that prints as fast as it can on stdout and stderr (like `yes`)
+    script = (
+        "import sys, threading\n"
+        "def spam(stream):\n"
+        "    while True: stream.write('y' * 65536 + '\\n')\n"
+        "threading.Thread(target=spam, args=(sys.stdout,), daemon=True).start()\n"
+        "spam(sys.stderr)\n"
+    )
+    command = f"{shlex.quote(sys.executable)} -c {shlex.quote(script)}"
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(NotificationError, match="killed after 0.5 s"):
+            CommandNotifier(command, timeout=0.5).send(a_notification())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < 3.0
+    assert peak < 2_000_000  # the old capture kept hundreds of MB
+
+
+def test_command_failure_shows_the_last_line_of_a_long_stderr():
+    script = (
+        "import sys\n"
+        "sys.stderr.write(('noise ' * 100 + '\\n') * 5000)\n"
+        "sys.stderr.write('the real reason\\n')\n"
+        "sys.exit(4)\n"
+    )
+    command = f"{shlex.quote(sys.executable)} -c {shlex.quote(script)}"
+    with pytest.raises(NotificationError) as failed:
+        CommandNotifier(command, timeout=10).send(a_notification())
+    assert str(failed.value) == "exit status 4: the real reason"
+
+
+def test_command_leaving_a_background_child_returns_and_timeout_kills_the_group(tmp_path):
+    # A command that exits at once but leaves a child holding its stderr: no wait for the child
+    spawn = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(3)'])"
+    lingering = f"{shlex.quote(sys.executable)} -c {shlex.quote(spawn)}"
+    started = time.monotonic()
+    CommandNotifier(lingering, timeout=5).send(a_notification())
+    assert time.monotonic() - started < 2.0
+    # A command whose child outlives the timeout: the whole process group is killed
+    pid_file = tmp_path / "pid"
+    script = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(30)\n"
+    )
+    command = f"{shlex.quote(sys.executable)} -c {shlex.quote(script)}"
+    with pytest.raises(NotificationError, match="killed after 1 s"):
+        CommandNotifier(command, timeout=1).send(a_notification())
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{grandchild}/stat").read_text()
+            state = stat.rsplit(")", 1)[1].split()[0]
+        except OSError:
+            break  # gone
+        if state == "Z":
+            break  # killed, not yet reaped by init
+        time.sleep(0.05)
+    else:
+        pytest.fail("the command's child survived the timeout")
+
+
+@pytest.mark.parametrize("value", ["inf", "1e300", "nan", "-1", "3601"])
+def test_cli_notify_timeout_must_be_finite_and_reasonable(value):
+    status, out, err = run_cli("health-check", "--interval", "1", "--notify-timeout", value)
+    assert status == 2 and out == ""
+    assert "--notify-timeout must be above 0 and at most 3600 seconds" in err
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e308", "-0.5", "20000"])
+def test_cli_interval_must_be_finite_and_reasonable(value):
+    status, _, err = run_cli("health-check", "--interval", value)
+    assert status == 2 and "--interval must be above 0 and at most 10080 minutes" in err
+
+
+@pytest.mark.parametrize("value", ["-1", "0"])
+def test_cli_count_must_be_at_least_1(value):
+    status, _, err = run_cli("health-check", "--interval", "1", "--count", value)
+    assert status == 2 and "--count must be at least 1" in err
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), 1e300, float("nan"), 0, -1, 3601])
+def test_notifiers_refuse_an_unusable_timeout(timeout):
+    for make in (
+        lambda: EmailNotifier("localhost", 25, "a@example.com", ["b@example.com"], timeout=timeout),
+        lambda: WebhookNotifier("https://hooks.example.com/x", timeout=timeout),
+        lambda: CommandNotifier("true", timeout=timeout),
+    ):
+        with pytest.raises(ValueError, match="notify timeout"):
+            make()
+
+
+@pytest.mark.parametrize(
+    "interval, count", [(float("inf"), None), (1e308, None), (1, float("inf")), (1, 1.5), (1, True)]
+)
+def test_health_check_refuses_unusable_interval_or_count(interval, count):
+    with pytest.raises(ValueError):
+        HealthCheck(lambda: envelope_for(True), interval=interval, count=count)
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["literal key", "env: reference"])
+def test_a_server_url_holding_the_key_leaks_it_nowhere(
+    webhook, recorder_command, tmp_path, monkeypatch, reference
+):
+    # Given a Server URL that carries the key in its query (refused by validation, but shown)
+    command, command_runs = recorder_command
+    monkeypatch.setenv("HC_API_KEY", KEY)
+    path = tmp_path / "conn.json"
+    path.write_text(
+        json.dumps(
+            {
+                "server_url": f"https://api.opsgenie.com/?apiKey={KEY}",
+                "api_key": "env:HC_API_KEY" if reference else KEY,
+            }
+        )
+    )
+    status, out, err = run_cli(
+        "health-check",
+        "--interval",
+        "0.001",
+        "--count",
+        "1",
+        "--connection",
+        str(path),
+        "--webhook",
+        webhook.url,
+        "--exec",
+        command,
+    )
+    assert status == 1 and json.loads(out)["notifications_sent"] == 2, err
+    posted = webhook.posts[0]["json"]
+    assert posted["health_check"]["server_url"] == "https://api.opsgenie.com/?apiKey=[REDACTED]"
+    # Then neither the key nor its first (or last) characters are anywhere
+    everything = out + err + webhook.posts[0]["raw"].decode() + json.dumps(command_runs())
+    for piece in (KEY, KEY[:20], KEY[:8], KEY[-8:]):
+        assert piece not in everything, piece
+    assert "Server URL (server_url)" in err  # the failure itself is still explained
+
+
+def test_exec_never_gets_the_variable_an_env_reference_names(
+    recorder_command, tmp_path, monkeypatch
+):
+    # Given invalid settings (http for a host that is not loopback) and a key by env: reference
+    command, command_runs = recorder_command
+    monkeypatch.setenv("MY_OG_KEY", KEY)
+    monkeypatch.setenv("ANOTHER_COPY", KEY)
+    monkeypatch.setenv("UNRELATED", "kept")
+    path = tmp_path / "conn.json"
+    path.write_text(json.dumps({"server_url": "http://example.com", "api_key": "env:MY_OG_KEY"}))
+    status, out, err = run_cli(
+        "health-check",
+        "--interval",
+        "0.001",
+        "--count",
+        "1",
+        "--connection",
+        str(path),
+        "--exec",
+        command,
+    )
+    # Then validation failed before the reference was resolved, yet the child gets neither
+    # the variable it names nor another holding the key
+    assert status == 1 and json.loads(out)["notifications_sent"] == 1, err
+    child_env = command_runs()[0]["env"]
+    assert "MY_OG_KEY" not in child_env and "ANOTHER_COPY" not in child_env
+    assert child_env["UNRELATED"] == "kept" and KEY not in json.dumps(command_runs())
+
+
+def test_exec_never_gets_the_named_variable_even_when_it_cannot_be_resolved(
+    recorder_command, tmp_path, monkeypatch
+):
+    command, command_runs = recorder_command
+    monkeypatch.setenv("MY_OG_KEY", "  ")  # blank: the reference cannot be resolved
+    path = tmp_path / "conn.json"
+    path.write_text(
+        json.dumps({"server_url": "https://api.opsgenie.com", "api_key": "env:MY_OG_KEY"})
+    )
+    status, _, err = run_cli(
+        "health-check",
+        "--interval",
+        "0.001",
+        "--count",
+        "1",
+        "--connection",
+        str(path),
+        "--exec",
+        command,
+    )
+    assert status == 1 and "MY_OG_KEY" not in command_runs()[0]["env"], err
+
+
+def test_a_key_cut_short_in_a_message_is_redacted_too():
+    # Given messages that show the key cut short (the first 29 or last 12 characters)
+    leaky = envelope_for(False)
+    leaky["error"]["text"] += f" got 'https://x/?apiKey={KEY[:29]}...' and '...{KEY[-12:]}'"
+
+    class Loud:
+        name = "loud"
+
+        def send(self, notification):
+            raise NotificationError("x" * 280 + KEY)  # cut at 300 characters: a prefix remains
+
+    recorder, log = Recorder(), io.StringIO()
+    HealthCheck(
+        lambda: leaky, interval=1, count=1, notifiers=[Loud(), recorder], secrets={KEY}, log=log
+    ).run()
+    sent = recorder.got[0]
+    shown = log.getvalue() + json.dumps(sent.payload()) + sent.text() + sent.subject()
+    for piece in (KEY[:20], KEY[:8], KEY[-8:]):
+        assert piece not in shown, piece
+    assert "apiKey=[REDACTED]..." in shown
+
+
+def test_sigterm_during_a_hanging_notification_stops_within_the_notify_timeout(
+    raw_server, tmp_path
+):
+    # Given the CLI notifying a webhook that drips its headers, with --notify-timeout 1
+    server = raw_server(
+        lambda conn, srv: (
+            read_request(conn),
+            drip(srv, conn, b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 100_000, 0.05),
+        )
+    )
+    path = tmp_path / "conn.json"
+    path.write_text(json.dumps({"server_url": "http://example.com", "api_key": KEY}))
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "opsgenie_integration",
+            "health-check",
+            "--interval",
+            "0.002",
+            "--connection",
+            str(path),
+            "--notify-timeout",
+            "1",
+            "--webhook",
+            f"http://127.0.0.1:{server.port}/hook",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("OPSGENIE_")},
+    )
+    try:
+        selector = selectors.DefaultSelector()
+        selector.register(child.stderr, selectors.EVENT_READ)
+        seen, deadline = "", time.monotonic() + 30
+        while "check 1:" not in seen and time.monotonic() < deadline:
+            if selector.select(timeout=1):
+                line = child.stderr.readline()
+                if not line:
+                    break
+                seen += line
+        assert "check 1: FAILED" in seen, seen
+        # When SIGTERM arrives while the webhook holds the notification open
+        child.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        out, err = child.communicate(timeout=30)
+        took = time.monotonic() - signalled
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    # Then it stops once that notification timed out, with its summary
+    assert took < 3.0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["stopped_by"] == "signal" and summary["notifications_failed"] == 1, err
+    assert "no answer within 1 s" in err and "Traceback" not in err

@@ -10,7 +10,6 @@ import base64
 import io
 import json
 import os
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +21,7 @@ from jsonschema import Draft202012Validator
 from opsgenie_integration.cli import main
 from opsgenie_integration.envelope import scrub
 
-from conftest import API_KEY, BASE, REPO, load_fixture
+from conftest import API_KEY, BASE, REPO
 
 ENVELOPE = Draft202012Validator(json.loads((REPO / "schemas" / "envelope.schema.json").read_text()))
 
@@ -126,7 +125,7 @@ def evil():
 
 @pytest.mark.no_contract
 @pytest.mark.parametrize("behaviour, words, bound", [
-    ("endless", "larger than 32 MB", 20),
+    ("endless", "larger than 8 MB", 20),
     ("drip", "kept arriving", 6),
     ("nan", "not JSON", 5),
     ("deep", "not JSON", 5),
@@ -314,3 +313,115 @@ def test_headers_dripped_one_byte_at_a_time_are_abandoned(integration):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- second adversarial pass ---------------------------------------------------------------------
+
+def _alerts(stamps):
+    return [{"id": f"id-{i}", "tinyId": str(i), "updatedAt": stamp} for i, stamp in enumerate(stamps)]
+
+
+@pytest.mark.no_contract
+def test_alerts_not_sorted_ascending_are_a_bad_response(integration, evil):
+    body = {"data": _alerts(["2024-03-01T00:00:02Z", "2024-03-01T00:00:01Z"]), "took": 0, "requestId": "r"}
+    envelope = checked(integration.run("Fetch Event", {"Start Time": "2024-03-01", "End Time": "2024-03-02"},
+                                       evil("json", body)))
+    assert envelope["error"]["type"] == "bad_response" and "not sorted by updatedAt" in envelope["error"]["message"]
+
+
+@pytest.mark.no_contract
+def test_a_server_ignoring_offset_is_reported_not_skipped(integration, evil):
+    stamps = ["2024-03-01T00:00:00.500Z"] * 100
+    body = {"data": _alerts(stamps), "took": 0, "requestId": "r"}
+    ck = base64.urlsafe_b64encode(json.dumps({"t": 1709251200500, "ids": [f"id-{i}" for i in range(100)],
+                                              "end": None, "q": "e3b0c44298fc1c14"}).encode()).decode().rstrip("=")
+    envelope = checked(integration.run("Fetch Event", {"Checkpoint": "ck1." + ck}, evil("json", body)))
+    assert envelope["error"]["type"] == "fetch_moving" and envelope["error"]["retryable"] is True
+    assert len(EvilHandler.requests_seen) < 20
+
+
+@pytest.mark.no_contract
+@pytest.mark.parametrize("data, command, inputs", [
+    ({"_parent": {}, "onCallParticipants": [{"id": {"x": 1}, "name": ["a"], "type": "user"},
+                                           {"id": "t", "name": ["team"], "type": "team"}], "onCallRecipients": [["x"]]},
+     "Get On-call User", {"Schedule Name": "s"}),
+])
+def test_odd_participant_values_are_shown_not_crashed_on(integration, evil, data, command, inputs):
+    envelope = checked(integration.run(command, inputs, evil("json", {"data": data, "took": 0, "requestId": "r"})))
+    assert envelope["return_data"] == "Successful"
+    assert envelope["on_call_users"][0]["name"] == '["a"]'
+
+
+@pytest.mark.no_contract
+@pytest.mark.parametrize("rotations", [{"a": 1}, "x", None])
+def test_timeline_without_a_list_of_rotations_is_a_bad_response(integration, evil, rotations):
+    data = {"_parent": {}, "finalTimeline": {"rotations": rotations}}
+    envelope = checked(integration.run("Get Schedule Timeline", {"Schedule Name": "s"},
+                                       evil("json", {"data": data, "took": 0, "requestId": "r"})))
+    assert envelope["error"]["type"] == "bad_response"
+
+
+@pytest.mark.no_contract
+def test_infinite_numbers_from_the_server_are_a_bad_response(integration, evil):
+    EvilHandler.behaviour = "raw"
+    body = {"data": [{"id": "a", "updatedAt": "2024-03-01T00:00:00Z", "count": "@@"}], "took": 0, "requestId": "r"}
+    envelope = integration.run("Fetch Event", {"Start Time": "2024-03-01", "End Time": "2024-03-02"},
+                               evil("json", body))
+    assert envelope["return_data"] == "Successful"  # (control: the same body with a normal count works)
+    raw = json.dumps(body).replace('"@@"', "1e999")
+    with rm.Mocker() as m:
+        m.get(rm.ANY, text=raw)
+        envelope = checked(integration.run("Fetch Event", {"Start Time": "2024-03-01", "End Time": "2024-03-02"},
+                                           {"server_url": BASE, "api_key": API_KEY, "max_retry_time": 0}))
+    assert envelope["error"]["type"] == "bad_response"
+
+
+@pytest.mark.parametrize("inputs, words", [
+    ({"Start Time": 1709251200000.0, "End Time": 1709337600000.0}, None),  # integral floats are the integers they mean
+    ({"End Time": "3 days ago"}, "End Time (end_time): is before the default Start Time"),
+    ({"Search Condition": "x:a\\) OR updatedAt>=0 OR \\(y:b"}, "Search Condition (query)"),
+    ({"Search Condition": "message: x\\"}, "Search Condition (query)"),
+])
+def test_second_pass_inputs(integration, conn, inputs, words):
+    with rm.Mocker() as m:
+        m.get(rm.ANY, json={"data": [], "took": 0, "requestId": "r"})
+        envelope = checked(integration.run("Fetch Event", inputs, conn))
+    if words is None:
+        assert envelope["return_data"] == "Successful"
+        assert "updatedat >= 1709251200000 and updatedat < 1709337600000" == m.request_history[0].qs["query"][0]
+    else:
+        assert envelope["error"]["type"] == "validation" and words in envelope["error"]["message"]
+
+
+def test_api_version_with_a_newline_names_the_api_version(integration):
+    envelope = checked(integration.run("Get Schedules", {}, {"api_key": API_KEY, "api_version": "v2\n"}))
+    assert envelope["error"]["message"].startswith("API Version (api_version)")
+
+
+@pytest.mark.parametrize("name", ["api-key", "API  Key", "API_KEY"])
+def test_key_under_any_accepted_spelling_is_hidden(integration, name):
+    envelope = integration.run("Fetch Event", {"Start Time": f"x{API_KEY}x" * 3},
+                               {name: API_KEY, "server_url": f"https://api.opsgenie.com/?k={API_KEY}"})
+    text = json.dumps(envelope)
+    assert API_KEY[:20] not in text and envelope["return_data"] == "Failed"
+
+
+@pytest.mark.parametrize("make", ["fifo", "dev_zero", "directory"])
+def test_unreadable_user_files_are_refused_without_reading(integration, conn, tmp_path, make):
+    path = {"fifo": tmp_path / "m.fifo", "dev_zero": "/dev/zero", "directory": tmp_path}[make]
+    if make == "fifo":
+        os.mkfifo(path)
+    started = time.monotonic()
+    envelope = checked(integration.run("Fetch Event", {"Field Mapping File": str(path)}, conn))
+    assert "not a regular file" in envelope["error"]["message"] and time.monotonic() - started < 2
+    out = io.StringIO()
+    assert main(["run", "Get Schedules", "-c", str(path)], stdout=out, stderr=io.StringIO()) == 1
+    assert "not a regular file" in json.loads(out.getvalue())["error"]["message"]
+
+
+def test_checkpoint_holding_more_ids_than_the_cap_is_refused_clearly():
+    from opsgenie_integration.checkpoint import MAX_SEEN_IDS, Checkpoint, CheckpointError
+
+    too_many = Checkpoint(1, frozenset(str(i) for i in range(MAX_SEEN_IDS + 1)), None, "q").encode()
+    with pytest.raises(CheckpointError):
+        Checkpoint.decode(too_many)
