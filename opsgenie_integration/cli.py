@@ -38,8 +38,12 @@ NO_CONNECTION_HINT = (
 
 
 def add_connection_hint(exc: Exception, settings: Any) -> None:
-    """Say where a connection comes from when the settings lack the API Key."""
-    if getattr(exc, "hint", None) is None and not (isinstance(settings, dict) and settings.get("api_key")):
+    """Say where a connection comes from when the settings lack the API Key (any spelling)."""
+    from .manifest import _fold
+
+    given = isinstance(settings, dict) and any(isinstance(k, str) and _fold(k) == "api key" and v
+                                               for k, v in settings.items())
+    if getattr(exc, "hint", None) is None and not given:
         exc.hint = NO_CONNECTION_HINT
 
 
@@ -267,9 +271,9 @@ def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     restore = _sigterm_as_interrupt()
     try:
         with SandboxConnection(args, stderr) as settings:
-            from .secrets import literal_secrets
+            from .integration import literal_keys
 
-            literal = literal_secrets(settings.get("api_key") if isinstance(settings, dict) else None)
+            literal = literal_keys(settings)  # under any spelling the validator accepts
             secrets.extend(literal)
             redactor.add(literal)
             try:
@@ -312,13 +316,19 @@ def _emit(stdout: TextIO, envelope: Dict[str, Any]) -> None:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
+def in_main_thread() -> bool:
+    """Signal handlers can only be set in the main thread."""
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 def _sigterm_as_interrupt():
     """Make SIGTERM raise KeyboardInterrupt (as SIGINT does) while a command runs; returns the
     function restoring the previous handler. Only in the main thread, where signals arrive."""
     import signal
-    import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    if not in_main_thread():
         return lambda: None
 
     def interrupt(signum, frame):
@@ -377,23 +387,24 @@ def _main(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _print_interrupted(argv: Sequence[str], stdout: TextIO) -> None:
-    from . import envelope as env
     from .errors import OpsGenieIntegrationError
-    from .integration import _printable_name
 
-    interrupted = OpsGenieIntegrationError("Interrupted (SIGINT or SIGTERM) before the command finished.",
-                                           hint="Nothing was changed in OpsGenie; run the command again.")
-    interrupted.error_type = "interrupted"
-    command = _printable_name(argv[1]) if len(argv) > 1 and not argv[1].startswith("-") else "run"
-    _print_json(stdout, env.failure(command, interrupted))
+    _print_run_failure(argv, OpsGenieIntegrationError(
+        "Interrupted (SIGINT or SIGTERM) before the command finished.",
+        hint="Nothing was changed in OpsGenie; run the command again.", error_type="interrupted"), stdout)
 
 
 def _print_usage_envelope(argv: Sequence[str], message: str, stdout: TextIO) -> None:
     """A usage error of ``run`` still prints one envelope, so a playbook always gets JSON."""
-    from . import envelope as env
     from .errors import InputError
+
+    _print_run_failure(argv, InputError([{"parameter": "command line", "id": "argv", "message": message}]), stdout)
+
+
+def _print_run_failure(argv: Sequence[str], error: Exception, stdout: TextIO) -> None:
+    """The Failed envelope of ``run`` when the command never ran (named as typed, or ``run``)."""
+    from . import envelope as env
     from .integration import _printable_name
 
     command = _printable_name(argv[1]) if len(argv) > 1 and not argv[1].startswith("-") else "run"
-    error = InputError([{"parameter": "command line", "id": "argv", "message": message}])
     _print_json(stdout, env.failure(command, error))

@@ -43,10 +43,13 @@ def error_text(command: str, status_code: Optional[int], message: str, hint: Opt
 
 def success(command: str, raw_data: Any, outputs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """A Successful envelope with the command's outputs beside the standard keys."""
-    envelope: Dict[str, Any] = {"command": command, "return_data": SUCCESSFUL, "raw_data": raw_data, "error": None}
+    return _with_outputs({"command": command, "return_data": SUCCESSFUL, "raw_data": raw_data, "error": None}, outputs)
+
+
+def _with_outputs(envelope: Dict[str, Any], outputs: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The command's own outputs beside the standard keys (which they never replace)."""
     for key, value in (outputs or {}).items():
-        if key not in envelope:
-            envelope[key] = value
+        envelope.setdefault(key, value)
     return envelope
 
 
@@ -69,11 +72,7 @@ def failure(
         "code": exc.code,
         "errors": exc.errors,
     }
-    envelope: Dict[str, Any] = {"command": command, "return_data": FAILED, "raw_data": raw_data, "error": error}
-    for key, value in (outputs or {}).items():
-        if key not in envelope:
-            envelope[key] = value
-    return envelope
+    return _with_outputs({"command": command, "return_data": FAILED, "raw_data": raw_data, "error": error}, outputs)
 
 
 def scrub(value: Any, secrets: Iterable[str]) -> Any:

@@ -45,10 +45,12 @@ class OpsGenieIntegrationError(Exception):
     error_type = "error"
     retryable = False
 
-    def __init__(self, message: str, *, hint: Optional[str] = None) -> None:
+    def __init__(self, message: str, *, hint: Optional[str] = None, error_type: Optional[str] = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if error_type is not None:  # a one-off kind (internal, interrupted) without its own class
+            self.error_type = error_type
         self.status_code: Optional[int] = None
         self.code: Optional[int] = None
         self.request_id: Optional[str] = None

@@ -184,7 +184,7 @@ def _sleep(seconds: float, stop: _Stop) -> None:
 
 def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from . import envelope as env
-    from .cli import ExitStatus, SandboxConnection, UsageError, add_connection_hint
+    from .cli import ExitStatus, SandboxConnection, UsageError, add_connection_hint, in_main_thread
     from .errors import OpsGenieIntegrationError
     from .integration import Integration
     from .logs import configure_cli_logging
@@ -210,7 +210,7 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     integration = Integration.load()
     stop = _Stop()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)} \
-        if _in_main_thread() else {}
+        if in_main_thread() else {}
     progress = Progress(stderr, args.quiet)
     inputs: Dict[str, Any] = {"limit": PAGE_LIMIT}
     for key, value in (("start_time", args.start), ("end_time", args.end), ("query", args.query),
@@ -225,14 +225,15 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     status = ExitStatus.SUCCESSFUL
     try:
         with SandboxConnection(args, stderr) as settings:
-            from .secrets import literal_secrets
+            from .integration import literal_keys
 
-            redactor.add(literal_secrets(settings.get("api_key")))
+            literal = literal_keys(settings)
+            redactor.add(literal)
             try:
                 connection = integration.connect(settings)
             except OpsGenieIntegrationError as exc:
                 add_connection_hint(exc, settings)
-                failed = env.scrub(env.failure(FETCH_COMMAND, exc), literal_secrets(settings.get("api_key")))
+                failed = env.scrub(env.failure(FETCH_COMMAND, exc), literal)
                 stderr.write(f"fetch: {failed['error']['text']}\n")
                 return ExitStatus.FAILED
             redactor.add(connection.secrets)
@@ -267,12 +268,6 @@ def _silence_stdout(stdout: TextIO) -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except (OSError, ValueError):
             pass
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def _loop(integration, connection, inputs, checkpoint, args, stdout, stderr, stop, progress) -> int:

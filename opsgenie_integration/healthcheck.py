@@ -44,7 +44,6 @@ import smtplib
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1010,8 +1009,8 @@ class HealthCheck:
         except Exception as exc:  # noqa: BLE001 - a check must not kill the loop
             from .errors import OpsGenieIntegrationError
 
-            error = OpsGenieIntegrationError(f"The check itself failed ({type(exc).__name__}).")
-            error.error_type = "internal"
+            error = OpsGenieIntegrationError(f"The check itself failed ({type(exc).__name__}).",
+                                             error_type="internal")
             envelope = env.failure(TEST_CONNECTION, error)
         envelope = _scrub_value(envelope, self.secrets)
         result = CheckResult(number, checked_at, self.clock() - started, envelope)
@@ -1277,17 +1276,13 @@ def build_notifiers(
     return notifiers
 
 
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
 def cmd_health_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """``health-check``: see the module docstring. Returns the exit status.
 
     Raises:
         cli.UsageError: bad options (exit status 2).
     """
-    from .cli import ExitStatus, SandboxConnection, UsageError
+    from .cli import ExitStatus, SandboxConnection, UsageError, in_main_thread
     from .errors import OpsGenieIntegrationError
     from .integration import Integration
     from .logs import configure_cli_logging
@@ -1319,7 +1314,7 @@ def cmd_health_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -
                 secrets=secrets,
                 log=stderr,
             )
-            if _in_main_thread():
+            if in_main_thread():
                 previous = {
                     sig: signal.signal(sig, health.stop) for sig in (signal.SIGINT, signal.SIGTERM)
                 }

@@ -55,7 +55,7 @@ class Connection:
         self.close()
 
 
-def _literal_keys(settings: Any) -> List[str]:
+def literal_keys(settings: Any) -> List[str]:
     """The literal API keys in connection settings, under any spelling of the setting's name that
     the validator accepts (``api_key``, ``API Key``, ``api-key``...): the strings to hide."""
     from .manifest import _fold
@@ -133,7 +133,7 @@ class Integration:
         Raises:
             ConnectionSettingsError: every problem, naming the setting; never the key.
         """
-        hidden = _literal_keys(settings)
+        hidden = literal_keys(settings)
         try:
             values = self._connection_validator.validate(settings, secrets=hidden)
         except ConnectionSettingsError:
@@ -210,7 +210,7 @@ class Integration:
         if isinstance(connection, Connection):
             secrets = connection.secrets
         elif isinstance(connection, Mapping):
-            secrets = tuple(_literal_keys(connection))
+            secrets = tuple(literal_keys(connection))
         try:
             if definition is None:
                 known = ", ".join(c.name for c in self.commands)
@@ -245,9 +245,8 @@ class Integration:
             log.debug("Unexpected error in %s", display, exc_info=True)
             internal = OpsGenieIntegrationError(
                 f"Unexpected internal error ({type(exc).__name__}). This is a bug in the integration; "
-                "run with --verbose and report it.",
+                "run with --verbose and report it.", error_type="internal",
             )
-            internal.error_type = "internal"
             envelope = env.failure(display, internal, None)
         finally:
             if owned is not None:
@@ -256,8 +255,8 @@ class Integration:
             envelope = env.scrub(envelope, secrets)
         except RecursionError:  # an answer nested beyond reason: keep the outcome, drop the data
             deep = OpsGenieIntegrationError("OpsGenie's answer is nested too deeply to be returned.",
-                                            hint="Check the Server URL: something other than OpsGenie may have answered.")
-            deep.error_type = "bad_response"
+                                            hint="Check the Server URL: something other than OpsGenie may have answered.",
+                                            error_type="bad_response")
             envelope = env.scrub(env.failure(display, deep, None), secrets)
         try:
             self.plugin_manager.hook.opsgenie_after_command(
