@@ -39,9 +39,9 @@ NO_CONNECTION_HINT = (
 
 def add_connection_hint(exc: Exception, settings: Any) -> None:
     """Say where a connection comes from when the settings lack the API Key (any spelling)."""
-    from .manifest import _fold
+    from .manifest import fold_name
 
-    given = isinstance(settings, dict) and any(isinstance(k, str) and _fold(k) == "api key" and v
+    given = isinstance(settings, dict) and any(isinstance(k, str) and fold_name(k) == "api key" and v
                                                for k, v in settings.items())
     if getattr(exc, "hint", None) is None and not given:
         exc.hint = NO_CONNECTION_HINT

@@ -34,11 +34,11 @@ def load_yaml(text: str, *, untrusted: bool = False):
     """
     value = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     if untrusted:
-        _check_plain_tree(value)
+        check_plain_tree(value)
     return value
 
 
-def _check_plain_tree(value: Any, max_depth: int = 64) -> None:
+def check_plain_tree(value: Any, max_depth: int = 64) -> None:
     seen: set = set()
     stack = [(value, 0)]
     while stack:
@@ -107,9 +107,9 @@ class Manifest:
 
     def command(self, name_or_id: str) -> Optional[CommandDefinition]:
         """The command whose display name or id is ``name_or_id`` (case and spacing ignored)."""
-        wanted = _fold(name_or_id)
+        wanted = fold_name(name_or_id)
         for command in self.commands:
-            if wanted in (_fold(command.name), _fold(command.id)):
+            if wanted in (fold_name(command.name), fold_name(command.id)):
                 return command
         return None
 
@@ -120,7 +120,8 @@ class Manifest:
         return None
 
 
-def _fold(text: str) -> str:
+def fold_name(text: str) -> str:
+    """A name as compared: ``_`` and ``-`` as spaces, spacing collapsed, case folded."""
     return " ".join(str(text).replace("_", " ").replace("-", " ").split()).casefold()
 
 
@@ -179,7 +180,7 @@ def _consistency_problems(raw: dict) -> List[str]:
     for index, command in enumerate(raw["commands"]):
         where = f"commands[{index}]"
         for table, key in ((seen_ids, "id"), (seen_names, "name")):
-            folded = _fold(command[key])
+            folded = fold_name(command[key])
             if folded in table:
                 problems.append(f"{where}.{key}: {command[key]!r} is already used by commands[{table[folded]}]")
             table[folded] = index
@@ -190,7 +191,7 @@ def _consistency_problems(raw: dict) -> List[str]:
         input_ids: Dict[str, int] = {}
         for j, parameter in enumerate(command["inputs"]):
             for key in ("id", "title"):
-                folded = _fold(parameter[key])
+                folded = fold_name(parameter[key])
                 if folded in input_ids and input_ids[folded] != j:
                     problems.append(f"{where}.inputs[{j}].{key}: {parameter[key]!r} is already used by inputs[{input_ids[folded]}]")
                 input_ids[folded] = j

@@ -26,7 +26,7 @@ from jsonpath_ng.ext import parse as parse_jsonpath
 
 from .errors import InputError
 from .files import UserFileError, read_user_text
-from .manifest import load_json, load_yaml
+from .manifest import check_plain_tree, format_path, load_json, load_yaml
 from .resources import data_path
 from .validation import compile_validator
 
@@ -200,13 +200,12 @@ def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mappin
         if path.suffix.lower() == ".json":
             from .manifest import _check_plain_tree
 
-            _check_plain_tree(raw)
+            check_plain_tree(raw)
     except (ValueError, yaml.YAMLError, RecursionError) as exc:
         first = (str(exc).splitlines() or ["nested too deeply"])[0][:200]
         raise FieldMappingError([problem(f"is not valid YAML or JSON, or is not a plain tree ({first})")]) from None
     errors = sorted(_mapping_validator().iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-        from .manifest import format_path
 
         raise FieldMappingError([problem(f"{format_path(e.absolute_path)}: {_schema_problem(e)}") for e in errors])
     problems = []

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConnectionSettingsError
-from .hookspecs import hookimpl
+from .command import hookimpl
 
 log = logging.getLogger(__name__)
 

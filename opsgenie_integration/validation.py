@@ -16,9 +16,10 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from .checkpoint import is_checkpoint
-from .client import normalize_server_url
+from .urls import normalize_server_url
 from .errors import InputError
-from .manifest import Parameter, _fold
+from .manifest import Parameter, fold_name
+from .redact import Redactor
 from .times import TIME_FORMATS_HELP, is_user_time
 
 
@@ -96,13 +97,13 @@ def compile_validator(schema: dict, *, check: bool = False) -> Draft202012Valida
     return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
 
 
-def _show(value: Any, size: int = 60, secrets: Sequence[str] = ()) -> str:
+def _show(value: Any, size: int = 60, redactor: Redactor | None = None) -> str:
     """A short, safe rendering of a value for a message: never the whole of a huge or deeply
     nested value (no full ``repr``), never a secret."""
     if isinstance(value, str):
         text = value[: size * 2]
-        for secret in secrets:
-            text = text.replace(secret, "[REDACTED]")
+        if redactor is not None:
+            text = redactor.text(text)
         text = repr(text[:size]) + ("..." if len(value) > size else "")
     elif isinstance(value, (dict, list, tuple)):
         text = f"{type(value).__name__} of {len(value)} items"
@@ -143,8 +144,8 @@ class InputValidator:
         self.validator = compile_validator(schema)
         self._names: Dict[str, str] = {}
         for parameter in parameters:
-            self._names[_fold(parameter.id)] = parameter.id
-            self._names[_fold(parameter.title)] = parameter.id
+            self._names[fold_name(parameter.id)] = parameter.id
+            self._names[fold_name(parameter.title)] = parameter.id
         self._properties: Dict[str, dict] = schema.get("properties", {})
 
     def label(self, input_id: str) -> str:
@@ -157,16 +158,16 @@ class InputValidator:
         name = parameter.title if parameter else input_id
         return {"parameter": name, "id": input_id, "message": f"{self.label(input_id)}: {text}"}
 
-    def validate(self, given: Any, *, secrets: Sequence[str] = ()) -> Dict[str, Any]:
+    def validate(self, given: Any, *, redactor: Redactor | None = None) -> dict[str, Any]:
         """Return the inputs keyed by id, coerced, with defaults applied.
 
         Args:
-            secrets: strings never to show in a message (the API key, when it is known).
+            redactor: hides the secrets (the API key, when it is known) in every message.
 
         Raises:
             InputError: every problem at once.
         """
-        hidden = tuple(s for s in secrets if isinstance(s, str) and s)
+        hidden = redactor
         if given is None:
             given = {}
         if not isinstance(given, Mapping):
@@ -176,7 +177,7 @@ class InputValidator:
         values: Dict[str, Any] = {}
         hint = None
         for name, value in given.items():
-            input_id = self._names.get(_fold(name)) if isinstance(name, str) else None
+            input_id = self._names.get(fold_name(name)) if isinstance(name, str) else None
             if input_id is None:
                 known = ", ".join(self.label(i) for i in self.parameters) or "none"
                 hint = f"Known {self.noun}s: {known}."
@@ -226,13 +227,13 @@ class InputValidator:
             return value.strip().lower() == "true"
         return value
 
-    def _shown(self, input_id: str, value: Any, hidden: Sequence[str]) -> str:
+    def _shown(self, input_id: str, value: Any, hidden: Redactor | None) -> str:
         parameter = self.parameters.get(input_id)
         if parameter is not None and parameter.secret:
             return "a value that is not shown (secret)" if value is not None else "null"
-        return _show(value, secrets=hidden)
+        return _show(value, redactor=hidden)
 
-    def _translate(self, error: ValidationError, values: Mapping[str, Any], hidden: Sequence[str]) -> List[Dict[str, str]]:
+    def _translate(self, error: ValidationError, values: Mapping[str, Any], hidden: Redactor | None) -> List[Dict[str, str]]:
         if error.validator == "required":
             return [self._problem(i, "is required") for i in error.validator_value if i not in values]
         if error.validator == "additionalProperties":
