@@ -198,7 +198,6 @@ def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mappin
     try:
         raw = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text, untrusted=True)
         if path.suffix.lower() == ".json":
-            from .manifest import _check_plain_tree
 
             check_plain_tree(raw)
     except (ValueError, yaml.YAMLError, RecursionError) as exc:
