@@ -198,7 +198,6 @@ def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mappin
     try:
         raw = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text, untrusted=True)
         if path.suffix.lower() == ".json":
-
             check_plain_tree(raw)
     except (ValueError, yaml.YAMLError, RecursionError) as exc:
         first = (str(exc).splitlines() or ["nested too deeply"])[0][:200]
