@@ -204,7 +204,6 @@ def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mappin
         raise FieldMappingError([problem(f"is not valid YAML or JSON, or is not a plain tree ({first})")]) from None
     errors = sorted(_mapping_validator().iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-
         raise FieldMappingError([problem(f"{format_path(e.absolute_path)}: {_schema_problem(e)}") for e in errors])
     problems = []
     compiled: List[Tuple[str, Accessor, Optional[List[Step]]]] = []
