@@ -41,7 +41,10 @@ def error_text(command: str, status_code: int | None, message: str, hint: str | 
 
 def success(command: str, raw_data: Any, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """A Successful envelope with the command's outputs beside the standard keys."""
-    return _with_outputs({"command": command, "return_data": SUCCESSFUL, "raw_data": raw_data, "error": None}, outputs)
+    return _with_outputs(
+        {"command": command, "return_data": SUCCESSFUL, "raw_data": raw_data, "error": None},
+        outputs,
+    )
 
 
 def _with_outputs(envelope: dict[str, Any], outputs: dict[str, Any] | None) -> dict[str, Any]:
@@ -70,4 +73,6 @@ def failure(
         "code": exc.code,
         "errors": exc.errors,
     }
-    return _with_outputs({"command": command, "return_data": FAILED, "raw_data": raw_data, "error": error}, outputs)
+    return _with_outputs(
+        {"command": command, "return_data": FAILED, "raw_data": raw_data, "error": error}, outputs
+    )

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import envelope as env
@@ -68,7 +68,9 @@ class Integration:
     Build it with ``Integration.load()``; it is immutable afterwards and may be shared.
     """
 
-    def __init__(self, manifest: Manifest, plugin_manager: Any, commands: dict[str, RegisteredCommand]) -> None:
+    def __init__(
+        self, manifest: Manifest, plugin_manager: Any, commands: dict[str, RegisteredCommand]
+    ) -> None:
         self.manifest = manifest
         self.plugin_manager = plugin_manager
         self._commands = commands
@@ -179,15 +181,22 @@ class Integration:
         scheme, rest = reference
         full = f"{scheme}:{rest}"
         try:
-            resolved = self.plugin_manager.hook.opsgenie_resolve_secret(scheme=scheme, reference=rest)
+            resolved = self.plugin_manager.hook.opsgenie_resolve_secret(
+                scheme=scheme, reference=rest
+            )
         except OpsGenieIntegrationError:
             raise
         except Exception as exc:  # a vault plugin failed in its own way
-            raise secret_error(full, f"the secret plugin for {scheme!r} failed ({type(exc).__name__})") from None
+            raise secret_error(
+                full, f"the secret plugin for {scheme!r} failed ({type(exc).__name__})"
+            ) from None
         if resolved is None:
             # it may be a mistyped literal key with a colon: name the scheme only
-            raise secret_error(f"{scheme}:...", f"no secret resolver knows the scheme {scheme!r} "
-                                                "(built in: env, file, keyring; others come from plugins)")
+            raise secret_error(
+                f"{scheme}:...",
+                f"no secret resolver knows the scheme {scheme!r} "
+                "(built in: env, file, keyring; others come from plugins)",
+            )
         if not isinstance(resolved, str) or not resolved.strip():
             raise secret_error(full, f"the secret named by {full!r} is empty")
         return resolved.strip()

@@ -26,9 +26,7 @@ MIN_SECRET = 4
 PARTIAL_SECRET = 8  # a run of this many first (or last) characters of a secret is hidden too
 
 
-def secret_settings(
-    parameters: Iterable[Parameter], settings: Any
-) -> tuple[list[str], set[str]]:
+def secret_settings(parameters: Iterable[Parameter], settings: Any) -> tuple[list[str], set[str]]:
     """The literal secrets in connection ``settings`` and the environment variables their
     references name.
 
@@ -42,23 +40,33 @@ def secret_settings(
         the variables that ``env:NAME`` references point at (``{"NAME"}``). A reference itself is
         not a secret (messages may name it); what it resolves to is added by the caller.
     """
-    if not isinstance(settings, Mapping):
-        return [], set()
-    wanted = {fold_name(p.id) for p in parameters if p.secret}
-    wanted |= {fold_name(p.title) for p in parameters if p.secret}
     literals: list[str] = []
     variables: set[str] = set()
-    for name, value in settings.items():
-        if not isinstance(name, str) or fold_name(name) not in wanted:
-            continue
-        if not isinstance(value, str) or not value.strip():
-            continue
+    for value in secret_values(parameters, settings):
         reference = split_reference(value)
         if reference is None:
             literals.append(value.strip())
         elif reference[0] == "env" and reference[1].strip():
             variables.add(reference[1].strip())
     return literals, variables
+
+
+def secret_values(parameters: Iterable[Parameter], settings: Any) -> list[str]:
+    """The non-blank values, as given (literal or reference), of the settings in ``settings``
+    whose name is, under any spelling, that of a ``secret: true`` parameter (its id or title).
+    The health check resolves these itself when ``connect`` failed before resolving them."""
+    if not isinstance(settings, Mapping):
+        return []
+    wanted = {fold_name(p.id) for p in parameters if p.secret}
+    wanted |= {fold_name(p.title) for p in parameters if p.secret}
+    return [
+        value
+        for name, value in settings.items()
+        if isinstance(name, str)
+        and fold_name(name) in wanted
+        and isinstance(value, str)
+        and value.strip()
+    ]
 
 
 class Redactor:

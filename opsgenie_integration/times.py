@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Union
-
 
 #: Accepted examples, quoted in every time error message.
 TIME_FORMATS_HELP = (
@@ -51,7 +49,7 @@ def from_epoch_ms(ms: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
 
 
-def parse_user_time(value: Union[str, int], *, now: Optional[datetime] = None) -> datetime:
+def parse_user_time(value: str | int, *, now: datetime | None = None) -> datetime:
     """Parse a time typed by a user into an aware UTC datetime.
 
     Args:

@@ -41,11 +41,15 @@ def normalize_server_url(server_url: str) -> str:
     except ValueError as exc:
         raise ValueError(f"expected a URL such as https://api.opsgenie.com ({exc})") from None
     if parts.scheme not in ("https", "http") or not host:
-        raise ValueError("expected a URL such as https://api.opsgenie.com or https://api.eu.opsgenie.com")
+        raise ValueError(
+            "expected a URL such as https://api.opsgenie.com or https://api.eu.opsgenie.com"
+        )
     if not _valid_host(host):
         raise ValueError(f"{host[:80]!r} is not a valid host name")
     if parts.scheme == "http" and not is_loopback_host(host):
-        raise ValueError("must use https:// (http is allowed only for loopback hosts such as 127.0.0.1)")
+        raise ValueError(
+            "must use https:// (http is allowed only for loopback hosts such as 127.0.0.1)"
+        )
     if parts.username or parts.password:
         raise ValueError("must not contain credentials; give the key as API Key")
     if parts.query or parts.fragment:

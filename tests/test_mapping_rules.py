@@ -87,7 +87,13 @@ def test_items_that_are_not_alerts_map_to_empty_events(data, expected):
 
 def test_a_single_alert_object_is_one_event():
     events = default_field_mapping().map_answer({"data": {"id": "a1", "count": 0}})
-    assert events == [{**dict.fromkeys(NINE_FIELDS), "Unique Event Key": "a1", "Aggregated / Correlated Event count": 0}]
+    assert events == [
+        {
+            **dict.fromkeys(NINE_FIELDS),
+            "Unique Event Key": "a1",
+            "Aggregated / Correlated Event count": 0,
+        }
+    ]
 
 
 def test_answers_without_the_main_path_give_no_events():

@@ -37,7 +37,9 @@ def test_relative_times_are_exact(text, seconds):
     assert NOW - parse_user_time(text, now=NOW) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["2 hour agoo", "1000000 seconds ago", "-1 day ago", "2 months ago", "ago"])
+@pytest.mark.parametrize(
+    "text", ["2 hour agoo", "1000000 seconds ago", "-1 day ago", "2 months ago", "ago"]
+)
 def test_relative_forms_outside_the_grammar_are_refused(text):
     with pytest.raises(ValueError):
         parse_user_time(text, now=NOW)
