@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opsgenie_integration import Integration
-from opsgenie_integration.handlers import SETTLE_MS
+from opsgenie_integration.commands.fetch_window import SETTLE_MS
 from opsgenie_integration.sandbox import Sandbox
 from opsgenie_integration.times import parse_server_timestamp
 

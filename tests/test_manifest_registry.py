@@ -165,7 +165,7 @@ def test_builtins_are_the_entry_point_plugins():
     from importlib.metadata import entry_points
 
     names = {ep.name: ep.value for ep in entry_points(group="opsgenie_integration")}
-    assert names.get("builtin_commands") == "opsgenie_integration.handlers"
+    assert names.get("builtin_commands") == "opsgenie_integration.commands"
     integration = Integration.load()  # loading entry points does not register them twice
     assert [c.id for c in integration.commands] == SIX
 
