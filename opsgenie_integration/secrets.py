@@ -90,7 +90,7 @@ def opsgenie_resolve_secret(scheme: str, reference: str) -> str | None:
         if not service or not username:
             raise secret_error(full, f"{full!r} must be keyring:SERVICE/USERNAME")
         try:
-            import keyring  # optional extra: pip install opsgenie-integration[keyring]
+            import keyring  # lazy: optional extra (pip install opsgenie-integration[keyring])
             from keyring.errors import KeyringError
         except ImportError:
             raise secret_error(

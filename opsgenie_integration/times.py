@@ -79,7 +79,7 @@ def parse_user_time(value: str | int, *, now: datetime | None = None) -> datetim
             return _checked(reference - timedelta(seconds=seconds))
         except OverflowError:
             raise ValueError(f"{value!r} is before the year 1") from None
-    from dateutil.parser import isoparse  # imported when first needed: it costs start-up time
+    from dateutil.parser import isoparse  # lazy: start-up (dateutil costs import time)
 
     try:
         parsed = isoparse(text)
@@ -135,7 +135,7 @@ def parse_server_timestamp(value: str) -> int:
     try:
         parsed = datetime.fromisoformat(value)  # C speed on Python 3.11+, which reads all of these
     except (ValueError, TypeError):
-        from dateutil.parser import isoparse
+        from dateutil.parser import isoparse  # lazy: start-up
 
         parsed = isoparse(value)  # older Pythons: no "Z", at most 6 fraction digits
     if parsed.tzinfo is None:
