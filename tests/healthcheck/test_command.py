@@ -47,21 +47,28 @@ def test_command_environment_drops_the_key(recorder_command, monkeypatch):
         ("import time; time.sleep(5)", "killed after 0.5 s"),
     ],
 )
-def test_command_failures(script, words):
+def test_command_exit_status_or_timeout_fails_the_notification_without_its_arguments(script, words):
     command = f"{shlex.quote(sys.executable)} -c {shlex.quote(script)} secret-arg"
     with pytest.raises(NotificationError) as failed:
         CommandNotifier(command, timeout=0.5).send(run_scripted([False])[1].got[0])
     assert words in str(failed.value) and "secret-arg" not in str(failed.value)
 
 
-def test_command_not_found():
+def test_command_not_found_names_the_program_only():
     with pytest.raises(NotificationError, match="cannot run '/nonexistent/notify'"):
         CommandNotifier("/nonexistent/notify --token x").send(run_scripted([False])[1].got[0])
 
 
-@pytest.mark.parametrize("command", ["", "   ", "notify 'unbalanced"])
-def test_command_line_must_split(command):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "command, refused",
+    [
+        ("", "the command line is empty"),
+        ("   ", "the command line is empty"),
+        ("notify 'unbalanced", "cannot split the command line"),
+    ],
+)
+def test_command_line_must_split_into_a_program(command, refused):
+    with pytest.raises(ValueError, match=f"^{refused}"):
         CommandNotifier(command)
 
 

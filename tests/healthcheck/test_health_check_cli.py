@@ -22,7 +22,7 @@ from .helpers import (
 )
 
 
-def test_cli_against_the_embedded_sandbox():
+def test_cli_against_the_embedded_sandbox_passes_and_prints_one_summary_line():
     status, out, err = run_cli(
         "health-check", "--interval", "0.001", "--count", "2", "--sandbox", "--sandbox-alerts", "20"
     )
@@ -130,12 +130,25 @@ def test_cli_recovers_exits_0(sandbox, tmp_path, webhook):
     assert status == 0 and json.loads(out)["last_result"] == "passed" and webhook.posts == []
 
 
-def test_cli_unreadable_connection_file(tmp_path):
+def test_cli_unreadable_connection_file_fails_naming_it(tmp_path):
     status, out, err = run_cli(
         "health-check", "--interval", "1", "--connection", str(tmp_path / "none.yaml")
     )
-    assert status == 1 and json.loads(out)["checks"] == 0
-    assert "none.yaml" in err and ("cannot be read" in err or "does not exist" in err)
+    missing = str(tmp_path / "none.yaml")
+    assert status == 1 and json.loads(out) == {
+        "checks": 0,
+        "passed": 0,
+        "failed": 0,
+        "state_changes": 0,
+        "notifications_sent": 0,
+        "notifications_failed": 0,
+        "last_result": None,
+        "stopped_by": "error",
+    }
+    assert err == (
+        "health-check: Test Connection failed. Failed to check the connector. "
+        f"Message: --connection {missing!r}: does not exist.\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -208,7 +221,7 @@ def test_cli_unreadable_connection_file(tmp_path):
         (["--interval", "1", "--sandbox", "--connection", "c.yaml"], "not allowed with argument"),
     ],
 )
-def test_cli_usage_errors(argv, words, monkeypatch):
+def test_cli_usage_errors_exit_2_naming_the_option(argv, words, monkeypatch):
     monkeypatch.delenv("HC_UNSET_PASSWORD", raising=False)
     status, out, err = run_cli("health-check", *argv)
     assert status == 2 and out == ""

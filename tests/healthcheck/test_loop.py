@@ -62,7 +62,7 @@ def test_the_first_result_is_a_change_only_when_it_fails(first, expected):
     assert summary.state_changes == len(expected)
 
 
-def test_notify_each_failure():
+def test_notify_each_failure_notifies_every_further_failed_check():
     # Given --notify-each-failure and checks that fail, fail, fail, pass, pass
     summary, recorder, _, _ = run_scripted(
         [False, False, False, True, True], notify_each_failure=True
@@ -99,8 +99,9 @@ def test_a_check_longer_than_the_interval_is_followed_at_once():
 
 
 @pytest.mark.parametrize("interval, count", [(0, None), (-1, None), (1, 0)])
-def test_bad_interval_or_count(interval, count):
-    with pytest.raises(ValueError):
+def test_zero_or_negative_interval_or_zero_count_is_refused(interval, count):
+    refused = "count" if interval == 1 else "interval"
+    with pytest.raises(ValueError, match=f"^{refused} must be"):
         HealthCheck(lambda: envelope_for(True), interval=interval, count=count)
 
 
@@ -108,7 +109,8 @@ def test_bad_interval_or_count(interval, count):
     "interval, count", [(float("inf"), None), (1e308, None), (1, float("inf")), (1, 1.5), (1, True)]
 )
 def test_health_check_refuses_unusable_interval_or_count(interval, count):
-    with pytest.raises(ValueError):
+    refused = "count" if interval == 1 else "interval"
+    with pytest.raises(ValueError, match=f"^{refused} must be"):
         HealthCheck(lambda: envelope_for(True), interval=interval, count=count)
 
 

@@ -26,7 +26,7 @@ from .helpers import (
 )
 
 
-def test_lines_and_notifications_are_scrubbed_of_known_secrets():
+def test_lines_and_notifications_hide_the_redactors_secrets():
     # Given an (unusually) unscrubbed envelope that holds the key
     leaky = envelope_for(False)
     leaky["error"]["text"] += f" key={KEY}"
