@@ -1,7 +1,7 @@
 """The exception tree of the integration.
 
-Every failure a command can meet is one of these; the registry turns them into the error tab of
-the result envelope. Retriability is the class, not a flag::
+Every failure a command can meet is one of these; ``Integration.run`` turns them into the error
+tab of the result envelope. Retriability is the class, not a flag::
 
     OpsGenieIntegrationError
     ├── InputError                  bad command input (validation)         no HTTP status
@@ -22,8 +22,8 @@ the result envelope. Retriability is the class, not a flag::
     └── TransportError              no answer: refused, timed out, reset (retriable)
         └── RequestTimeoutError
 
-The client raises them (``classify_response`` picks the class from a status table); nothing here
-knows about the envelope.
+The client raises them (``error_class_for_status`` picks the class from ``STATUS_TABLE``; a 422
+whose ``errors`` name fields gets a hint naming them); nothing here knows about the envelope.
 """
 
 from __future__ import annotations

@@ -45,4 +45,5 @@ def opsgenie_before_command(command: str, inputs: Mapping[str, Any]) -> None:
 
 @hookspec
 def opsgenie_after_command(command: str, envelope: dict[str, Any], seconds: float) -> None:
-    """Called after a command ran, with the (scrubbed) envelope and the wall time in s."""
+    """Called after a command ran, with the redacted envelope and the wall time in s; also
+    when it failed before it started (an unknown command, bad inputs or settings)."""

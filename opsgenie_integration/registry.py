@@ -46,7 +46,9 @@ class RegisteredCommand:
     running one command does not pay for the others; the test suite checks every schema.
     """
 
-    def __init__(self, definition: CommandDefinition, handler: Handler, plugin: str, schema: dict) -> None:
+    def __init__(
+        self, definition: CommandDefinition, handler: Handler, plugin: str, schema: dict
+    ) -> None:
         self.definition = definition
         self.handler = handler
         self.plugin = plugin
@@ -64,7 +66,9 @@ class RegistryError(ManifestError):
     """The plugins, the manifest and the schemas do not agree; ``problems`` lists every mismatch."""
 
 
-def build_plugin_manager(plugins: Iterable[Any] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
+def build_plugin_manager(
+    plugins: Iterable[Any] = (), *, entry_points: bool = True
+) -> pluggy.PluginManager:
     """A new plugin manager with the hookspecs, the built-in plugins, ``plugins`` and, when
     ``entry_points``, the installed third-party plugins of the ``opsgenie_integration`` group.
 
@@ -84,7 +88,9 @@ def build_plugin_manager(plugins: Iterable[Any] = (), *, entry_points: bool = Tr
     return manager
 
 
-def collect_commands(manager: pluggy.PluginManager, manifest: Manifest) -> dict[str, RegisteredCommand]:
+def collect_commands(
+    manager: pluggy.PluginManager, manifest: Manifest
+) -> dict[str, RegisteredCommand]:
     """Ask every plugin for its commands and check them against the manifest and the schemas.
 
     Returns the commands by manifest id.
@@ -98,7 +104,9 @@ def collect_commands(manager: pluggy.PluginManager, manifest: Manifest) -> dict[
         specs = impl.function() or []
         for spec in specs:
             if not isinstance(spec, CommandSpec) or not callable(spec.handler):
-                problems.append(f"plugin {impl.plugin_name!r} returned {spec!r}, not a CommandSpec with a handler")
+                problems.append(
+                    f"plugin {impl.plugin_name!r} returned {spec!r}, not a CommandSpec with a handler"
+                )
                 continue
             if spec.id in given:
                 problems.append(
@@ -109,11 +117,15 @@ def collect_commands(manager: pluggy.PluginManager, manifest: Manifest) -> dict[
     declared = {c.id: c for c in manifest.commands}
     for command_id, (_, plugin) in given.items():
         if command_id not in declared:
-            problems.append(f"plugin {plugin!r} provides command {command_id!r}, which integration.yaml does not declare")
+            problems.append(
+                f"plugin {plugin!r} provides command {command_id!r}, which integration.yaml does not declare"
+            )
     registered: dict[str, RegisteredCommand] = {}
     for command_id, definition in declared.items():
         if command_id not in given:
-            problems.append(f"integration.yaml declares command {command_id!r} ({definition.name}), but no plugin provides a handler")
+            problems.append(
+                f"integration.yaml declares command {command_id!r} ({definition.name}), but no plugin provides a handler"
+            )
             continue
         schema = _schema_for(definition, problems)
         if schema is not None:

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pluggy
 import pytest
+import requests_mock as rm
 import yaml
 from conftest import REPO
 from jsonschema import Draft202012Validator
 
 from opsgenie_integration import Integration, hookspecs
-from opsgenie_integration.hookspecs import hookimpl
+from opsgenie_integration.command import CommandResult, CommandSpec, hookimpl
 from opsgenie_integration.manifest import ManifestError, load_manifest
 from opsgenie_integration.mapping import default_field_mapping
-from opsgenie_integration.registry import CommandResult, CommandSpec, RegistryError, schema_drift
+from opsgenie_integration.registry import RegistryError, schema_drift
 
 SIX = [
     "fetch_event",
@@ -170,24 +171,56 @@ def test_misspelt_hook_implementation_is_refused():
         Integration.load(plugins=[Typo()], entry_points=False)
 
 
+class _Audit:
+    """A plugin observing every command through the before and after hooks."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple] = []
+
+    @hookimpl
+    def opsgenie_before_command(self, command, inputs):
+        self.seen.append(("before", command, dict(inputs)))
+
+    @hookimpl
+    def opsgenie_after_command(self, command, envelope, seconds):
+        self.seen.append(("after", command, envelope["return_data"], seconds >= 0))
+
+
 def test_third_party_plugin_can_replace_nothing_but_can_observe():
-    seen = []
-
-    class Audit:
-        @hookimpl
-        def opsgenie_before_command(self, command, inputs):
-            seen.append(("before", command, dict(inputs)))
-
-        @hookimpl
-        def opsgenie_after_command(self, command, envelope, seconds):
-            seen.append(("after", command, envelope["return_data"], seconds >= 0))
-
-    integration = Integration.load(plugins=[Audit()], entry_points=False)
+    audit = _Audit()
+    integration = Integration.load(plugins=[audit], entry_points=False)
     envelope = integration.run("Get Single User", {"user": "  "}, {"api_key": "k" * 36})
     assert envelope["return_data"] == "Failed"
-    assert seen == [
-        ("after", "Get Single User", "Failed", True)
-    ]  # invalid input: the command never started
+    # invalid input: the command never started
+    assert audit.seen == [("after", "Get Single User", "Failed", True)]
+
+
+@pytest.mark.parametrize(
+    "command, inputs, settings, shown",
+    [
+        ("Delete Everything", {}, {"api_key": "k" * 36}, "Delete Everything"),  # unknown command
+        ("Get Schedules", {}, None, "Get Schedules"),  # no settings
+        ("Get Schedules", {}, {"api_key": "k" * 36, "server_url": "http://x"}, "Get Schedules"),
+    ],
+)
+def test_after_hook_sees_every_early_failure_and_before_hook_none(command, inputs, settings, shown):
+    audit = _Audit()
+    integration = Integration.load(plugins=[audit], entry_points=False)
+    envelope = integration.run(command, inputs, settings)
+    assert envelope["return_data"] == "Failed"
+    assert audit.seen == [("after", shown, "Failed", True)]
+
+
+def test_before_hook_gets_the_validated_inputs_by_id(conn):
+    audit = _Audit()
+    integration = Integration.load(plugins=[audit], entry_points=False)
+    with rm.Mocker() as m:
+        m.get(rm.ANY, json={"data": {"username": "a@example.com"}, "requestId": "r"})
+        integration.run("Get Single User", {"Username or ID": "a@example.com"}, conn)
+    assert audit.seen == [
+        ("before", "Get Single User", {"user": "a@example.com"}),
+        ("after", "Get Single User", "Successful", True),
+    ]
 
 
 def test_builtins_are_the_entry_point_plugins():
