@@ -9,9 +9,9 @@ import pytest
 import requests_mock as rm
 from conftest import BASE, load_fixture
 
-from opsgenie_integration.checkpoint import Checkpoint, query_digest
+from opsgenie_integration.checkpoint import MAX_SEEN_IDS, Checkpoint, query_digest
 from opsgenie_integration.commands import alerts
-from opsgenie_integration.commands.fetch_window import SETTLE_MS
+from opsgenie_integration.commands.fetch_window import SETTLE_MS, iso
 
 from .command_helpers import check_envelope, sent
 
@@ -21,6 +21,18 @@ DAY_MS = 86_400_000
 A1, A2, A3 = (f"a1f0c2d4-1111-4a5b-9c8d-00000000000{i}" for i in (1, 2, 3))
 T12 = 1709280000001  # 2024-03-01T08:00:00.001Z: the first two alerts of alerts_page.json
 T3 = 1709280090500  # 2024-03-01T08:01:30.500Z: the third
+
+
+@pytest.fixture
+def key_mapping(tmp_path):
+    """A field mapping giving each alert's id and updatedAt only."""
+    path = tmp_path / "keys.yaml"
+    path.write_text(
+        "main_event_json_path: $.data\nfields:\n"
+        "  - {field_name: id, source_field: .id}\n"
+        "  - {field_name: updatedAt, source_field: .updatedAt}\n"
+    )
+    return str(path)
 
 
 @pytest.fixture
@@ -358,4 +370,57 @@ def test_fetch_event_alert_list_of_the_wrong_shape_is_a_bad_response(
     error = envelope["error"]
     assert (error["type"], error["status_code"], error["retryable"]) == ("bad_response", 200, False)
     assert error["message"] == f"OpsGenie answered GET /v2/alerts {words}."
+    assert "checkpoint" not in envelope
+
+
+def _tie(n: int, prefix: str = "s") -> list[str]:
+    return [f"{prefix}{i:05d}" for i in range(n)]
+
+
+def _alerts_at(ms: int, ids: list[str]) -> list[dict]:
+    return [{"id": alert_id, "updatedAt": iso(ms)} for alert_id in ids]
+
+
+def test_fetch_event_rereads_a_group_that_moved_from_offset_0(integration, conn, key_mapping):
+    # Given a checkpoint inside a group of 60 alerts sharing one millisecond
+    seen = _tie(60)
+    checkpoint = Checkpoint(T12, frozenset(seen), T12 + 1000, query_digest("")).encode()
+    moved = {"data": _alerts_at(T12, ["new0", *seen]), "requestId": "r1"}  # not a seen alert first
+    again = {"data": _alerts_at(T12, [*seen, "new0", "new1"]), "requestId": "r2"}
+    with rm.Mocker() as m:
+        m.get(f"{BASE}/v2/alerts", response_list=[{"json": moved}, {"json": again}])
+        envelope = check_envelope(
+            integration.run(
+                "Fetch Event", {"Checkpoint": checkpoint, "Field Mapping File": key_mapping}, conn
+            )
+        )
+    # Then the call started 50 seen alerts before the first unseen one, found the group moved,
+    # and read it again from offset 0
+    assert [(sent(m, i)[1]["offset"], sent(m, i)[1]["limit"]) for i in range(2)] == [
+        ("10", "70"),
+        ("0", "80"),
+    ]
+    assert [e["id"] for e in envelope["events"]] == ["new0", "new1"]
+    assert envelope["has_more"] is False and envelope["raw_data"] == [moved, again]
+    assert Checkpoint.decode(envelope["checkpoint"]).seen_ids == frozenset([*seen, "new0", "new1"])
+
+
+def test_fetch_event_refuses_to_grow_a_group_past_the_offset_cap(integration, conn, key_mapping):
+    seen = _tie(MAX_SEEN_IDS)
+    checkpoint = Checkpoint(T12, frozenset(seen), T12 + 1000, query_digest("")).encode()
+    page = {"data": _alerts_at(T12, [*seen[-50:], "one-too-many"]), "requestId": "r"}
+    with rm.Mocker() as m:
+        m.get(f"{BASE}/v2/alerts", json=page)
+        envelope = check_envelope(
+            integration.run(
+                "Fetch Event", {"Checkpoint": checkpoint, "Field Mapping File": key_mapping}, conn
+            )
+        )
+    assert sent(m)[1]["offset"] == str(MAX_SEEN_IDS - 50)
+    error = envelope["error"]
+    assert (error["type"], error["retryable"]) == ("fetch_window", False)
+    assert error["message"] == (
+        f"More than {MAX_SEEN_IDS} alerts share updatedAt 2024-03-01T08:00:00.001Z; OpsGenie "
+        "cannot page through them (offset + limit cap of 20000)."
+    )
     assert "checkpoint" not in envelope
