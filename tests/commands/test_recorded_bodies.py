@@ -81,7 +81,7 @@ def test_every_recorded_body_parses(shared_dir):
         ),
     ],
 )
-def test_recorded_bodies_through_commands(
+def test_recorded_bodies_through_commands_are_successful(
     integration, shared_dir, command, inputs, url, name, check
 ):
     body = recorded(shared_dir, name)
@@ -102,7 +102,9 @@ def test_recorded_bodies_through_commands(
         ("429_throttled.go_sdk_test.json", 429, "rate_limited"),
     ],
 )
-def test_recorded_error_bodies(integration, shared_dir, name, status, kind):
+def test_recorded_error_bodies_give_their_type_message_and_ids(
+    integration, shared_dir, name, status, kind
+):
     body = recorded(shared_dir, f"errors/{name}")
     with rm.Mocker() as m:
         m.get(rm.ANY, status_code=status, json=body)
@@ -115,3 +117,5 @@ def test_recorded_error_bodies(integration, shared_dir, name, status, kind):
     )
     assert error["request_id"] == body["requestId"]
     assert error["code"] == body.get("code")
+    assert error["retryable"] is (status == 429)
+    assert envelope["return_data"] == "Failed" and envelope["raw_data"] == body
