@@ -20,7 +20,9 @@ def configure_cli_logging(stream: TextIO, verbosity: int, redactor: Redactor) ->
     handler.addFilter(redactor.log_filter())
     if verbosity < 2:  # urllib3's retry warnings are noise: the envelope says what happened
         handler.addFilter(
-            lambda record: not (record.name.startswith("urllib3") and record.levelno < logging.ERROR)
+            lambda record: (
+                not (record.name.startswith("urllib3") and record.levelno < logging.ERROR)
+            )
         )
     root = logging.getLogger()
     for old in list(root.handlers):

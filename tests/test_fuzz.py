@@ -1,4 +1,4 @@
-"""Fuzzing: random inputs and random answers through the registry and the CLI.
+"""Fuzzing: random inputs and random answers through ``Integration.run`` (the CLI's: tests/cli/).
 
 Whatever comes in (wrong types, huge strings, control characters, unicode, nulls) and whatever
 OpsGenie answers (any JSON, any status), the outcome is exactly one envelope that validates against
@@ -7,7 +7,6 @@ OpsGenie answers (any JSON, any status), the outcome is exactly one envelope tha
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -17,7 +16,6 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from opsgenie_integration import Integration
-from opsgenie_integration.cli import main
 
 from conftest import API_KEY, BASE, REPO
 
@@ -66,23 +64,6 @@ def test_registry_always_returns_one_valid_envelope(command, given_inputs, statu
         assert envelope["error"]["message"].strip()
 
 
-@SETTINGS
-@given(command=st.one_of(st.sampled_from(COMMANDS), text),
-       params=st.lists(st.tuples(input_name, st.one_of(text, huge)), max_size=5))
-def test_cli_always_prints_one_valid_envelope(tmp_path_factory, command, params):
-    conn = tmp_path_factory.getbasetemp() / "fuzz-conn.json"
-    conn.write_text(json.dumps({"server_url": BASE, "api_key": API_KEY, "max_retry_time": 0}))
-    argv = ["run", command, "--connection", str(conn)]
-    for name, val in params:
-        argv += ["--param", f"{name}={val}"]
-    out, err = io.StringIO(), io.StringIO()
-    with rm.Mocker() as m:
-        m.get(rm.ANY, json={"data": [], "took": 0, "requestId": "r"})
-        status = main(argv, stdout=out, stderr=err)
-    envelope = json.loads(out.getvalue())  # exactly one JSON document
-    assert_one_envelope(envelope)
-    assert status in (0, 1, 2)
-    assert "Traceback" not in err.getvalue() and API_KEY not in out.getvalue() + err.getvalue()
 
 
 @SETTINGS

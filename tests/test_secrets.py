@@ -8,7 +8,6 @@ the secret, whether the connection is given to ``Integration.run`` as a dict, th
 from __future__ import annotations
 
 import importlib
-import io
 import json
 import logging
 import os
@@ -19,7 +18,6 @@ import pytest
 import requests_mock as rm
 from conftest import API_KEY, BASE, REPO, load_fixture
 
-from opsgenie_integration.cli import main
 from opsgenie_integration.healthcheck import TestConnectionCheck
 from opsgenie_integration.secrets import literal_secrets, split_reference
 
@@ -135,27 +133,8 @@ def test_env_missing_names_the_reference(integration, conn, monkeypatch):
     assert "[REDACTED]" not in json.dumps(envelope)
 
 
-def test_env_missing_through_the_cli(tmp_path, monkeypatch):
-    # Given a --connection file whose api_key names an unset variable
-    monkeypatch.delenv("OG_NOT_SET", raising=False)
-    path = tmp_path / "conn.yaml"
-    path.write_text(f"server_url: {BASE}\napi_key: env:OG_NOT_SET\n")
-    out, err = io.StringIO(), io.StringIO()
-    # When
-    status = main(["run", "Test Connection", "--connection", str(path)], stdout=out, stderr=err)
-    # Then one Failed envelope on stdout, exit status 1
-    assert status == 1
-    error = failed_on_the_reference(json.loads(out.getvalue()))
-    assert "'OG_NOT_SET'" in error["message"]
 
 
-def test_env_missing_through_the_cli_names_the_reference(tmp_path, monkeypatch):
-    monkeypatch.delenv("OG_NOT_SET", raising=False)
-    path = tmp_path / "conn.yaml"
-    path.write_text(f"server_url: {BASE}\napi_key: env:OG_NOT_SET\n")
-    out = io.StringIO()
-    main(["run", "Test Connection", "--connection", str(path)], stdout=out, stderr=io.StringIO())
-    assert "'env:OG_NOT_SET'" in json.loads(out.getvalue())["error"]["text"]
 
 
 def test_env_missing_in_the_health_check_names_the_reference(integration, conn, monkeypatch):

@@ -15,7 +15,7 @@ import pytest
 from opsgenie_integration.cli import main
 from opsgenie_integration.sandbox import Sandbox
 
-from test_fetch_exactness import BASE_MS, HOUR, make_alerts
+from .cli_helpers import BASE_MS, HOUR, make_alerts
 
 pytestmark = pytest.mark.no_contract  # the requests here go through the same client as above
 
@@ -45,8 +45,10 @@ def keys_of(lines):
 @pytest.fixture
 def mapping(tmp_path):
     path = tmp_path / "m.yaml"
-    path.write_text("main_event_json_path: $.data\nfields:\n  - {field_name: Unique Event Key, source_field: .id}\n"
-                    "  - {field_name: updatedAt, source_field: .updatedAt}\n")
+    path.write_text(
+        "main_event_json_path: $.data\nfields:\n  - {field_name: Unique Event Key, source_field: .id}\n"
+        "  - {field_name: updatedAt, source_field: .updatedAt}\n"
+    )
     return str(path)
 
 
@@ -61,19 +63,54 @@ def test_fetch_writes_json_lines_and_checkpoint(sandbox_2000, tmp_path, mapping)
     checkpoint = tmp_path / "state" / "ck.txt"
     checkpoint.parent.mkdir()
     out, err = io.StringIO(), io.StringIO()
-    status = main(["fetch", "--start", str(BASE_MS), "--end", str(BASE_MS + HOUR), "--checkpoint-file", str(checkpoint),
-                   "--field-mapping", mapping, "--connection", write_connection(tmp_path, sb)], stdout=out, stderr=err)
+    status = main(
+        [
+            "fetch",
+            "--start",
+            str(BASE_MS),
+            "--end",
+            str(BASE_MS + HOUR),
+            "--checkpoint-file",
+            str(checkpoint),
+            "--field-mapping",
+            mapping,
+            "--connection",
+            write_connection(tmp_path, sb),
+        ],
+        stdout=out,
+        stderr=err,
+    )
     assert status == 0, err.getvalue()
     got = [(k, to_ms(t)) for k, t in keys_of(out.getvalue().splitlines())]
     assert len(got) == len(set(got)) and set(got) == expected
     assert checkpoint.read_text().startswith("ck1.")
-    assert sorted(os.listdir(checkpoint.parent)) == ["ck.txt", "ck.txt.lock"]  # no temporary files left behind
+    assert sorted(os.listdir(checkpoint.parent)) == [
+        "ck.txt",
+        "ck.txt.lock",
+    ]  # no temporary files left behind
     summary = json.loads(err.getvalue().split("fetch: done ", 1)[1])
     assert summary["events"] == 2000 and summary["requests"] <= 2000 / 97 + 2
     # a second run with the same checkpoint file finds nothing new
     out2 = io.StringIO()
-    assert main(["fetch", "--checkpoint-file", str(checkpoint), "--end", str(BASE_MS + HOUR), "--field-mapping", mapping,
-                 "--connection", write_connection(tmp_path, sb), "-q"], stdout=out2, stderr=io.StringIO()) == 0
+    assert (
+        main(
+            [
+                "fetch",
+                "--checkpoint-file",
+                str(checkpoint),
+                "--end",
+                str(BASE_MS + HOUR),
+                "--field-mapping",
+                mapping,
+                "--connection",
+                write_connection(tmp_path, sb),
+                "-q",
+            ],
+            stdout=out2,
+            stderr=io.StringIO(),
+        )
+        == 0
+    )
     assert out2.getvalue() == ""
 
 
@@ -82,9 +119,26 @@ def test_killed_fetch_resumes_exactly(sandbox_2000, tmp_path, mapping, sig):
     sb, expected = sandbox_2000
     sb.faults.add("latency", paths="/v2/alerts", seconds=0.05)
     checkpoint = tmp_path / "ck.txt"
-    argv = [sys.executable, "-m", "opsgenie_integration", "fetch", "--start", str(BASE_MS), "--end", str(BASE_MS + HOUR),
-            "--checkpoint-file", str(checkpoint), "--field-mapping", mapping, "--connection", write_connection(tmp_path, sb), "-q"]
-    first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    argv = [
+        sys.executable,
+        "-m",
+        "opsgenie_integration",
+        "fetch",
+        "--start",
+        str(BASE_MS),
+        "--end",
+        str(BASE_MS + HOUR),
+        "--checkpoint-file",
+        str(checkpoint),
+        "--field-mapping",
+        mapping,
+        "--connection",
+        write_connection(tmp_path, sb),
+        "-q",
+    ]
+    first = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
     lines = []
     while len(lines) < 500:
         line = first.stdout.readline()
@@ -126,32 +180,60 @@ def test_fetch_follow_picks_up_new_updates(tmp_path, mapping):
 
         def later():
             time.sleep(0.5)
-            sb.store.update_alert("00000000-0000-4000-8000-000000000003", updated_at=sb.clock.now_ms() - 10_000)
+            sb.store.update_alert(
+                "00000000-0000-4000-8000-000000000003", updated_at=sb.clock.now_ms() - 10_000
+            )
 
         threading.Thread(target=later, daemon=True).start()
-        status = main(["fetch", "--start", str(now - 3_600_000), "--follow", "--interval", "0.3", "--max-events", "31",
-                       "--field-mapping", mapping, "--connection", conn, "-q"], stdout=out, stderr=err)
+        status = main(
+            [
+                "fetch",
+                "--start",
+                str(now - 3_600_000),
+                "--follow",
+                "--interval",
+                "0.3",
+                "--max-events",
+                "31",
+                "--field-mapping",
+                mapping,
+                "--connection",
+                conn,
+                "-q",
+            ],
+            stdout=out,
+            stderr=err,
+        )
     assert status == 0, err.getvalue()
     keys = [k for k, _ in keys_of(out.getvalue().splitlines())]
     assert len(keys) == 31 and keys[-1] == "00000000-0000-4000-8000-000000000003"
 
 
 def test_two_fetches_cannot_share_a_checkpoint_file(tmp_path):
-    from opsgenie_integration.fetch import _lock
+    from opsgenie_integration.cli.fetch import _lock
 
     checkpoint = tmp_path / "ck"
     held = _lock(checkpoint)
     try:
         err = io.StringIO()
-        status = main(["fetch", "--checkpoint-file", str(checkpoint), "--connection", str(tmp_path / "none.yaml")],
-                      stdout=io.StringIO(), stderr=err)
+        status = main(
+            [
+                "fetch",
+                "--checkpoint-file",
+                str(checkpoint),
+                "--connection",
+                str(tmp_path / "none.yaml"),
+            ],
+            stdout=io.StringIO(),
+            stderr=err,
+        )
         assert status == 1 and "another fetch is using" in err.getvalue()
     finally:
         held.close()
 
 
 def test_events_that_are_not_valid_unicode_are_written_escaped():
-    from opsgenie_integration.fetch import write_events
+    from opsgenie_integration.cli.fetch import write_events
 
     class Latin1(io.StringIO):
         def write(self, text):
@@ -161,3 +243,33 @@ def test_events_that_are_not_valid_unicode_are_written_escaped():
     out = Latin1()
     write_events(out, [{"Message": "bad \ud800 surrogate", "Name": "Équipe ✓"}])
     assert json.loads(out.getvalue()) == {"Message": "bad \ud800 surrogate", "Name": "Équipe ✓"}
+
+
+@pytest.mark.parametrize(
+    "argv, words, expected",
+    [
+        (["--interval", "nan", "--follow"], "--interval", 2),
+        (["--checkpoint-file", "/nonexistent/dir/ck"], "does not exist", 1),
+    ],
+)
+def test_fetch_refuses_bad_options_before_fetching(argv, words, expected, tmp_path):
+    out, err = io.StringIO(), io.StringIO()
+    status = main(
+        ["fetch", *argv, "--connection", str(tmp_path / "none.yaml")], stdout=out, stderr=err
+    )
+    assert status == expected and out.getvalue() == "" and words in err.getvalue()
+
+
+def test_fetch_refuses_a_checkpoint_file_that_is_not_text(tmp_path):
+    ck = tmp_path / "bin.ck"
+    ck.write_bytes(b"\xff\xfe\x00\x01")
+    err = io.StringIO()
+    assert (
+        main(
+            ["fetch", "--checkpoint-file", str(ck), "--connection", str(tmp_path / "none.yaml")],
+            stdout=io.StringIO(),
+            stderr=err,
+        )
+        == 1
+    )
+    assert "cannot read --checkpoint-file" in err.getvalue()
