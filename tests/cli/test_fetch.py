@@ -8,12 +8,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
+import requests_mock as rm
+from conftest import API_KEY, BASE, load_fixture
 
-from opsgenie_integration.cli import main
+from opsgenie_integration.cli import ExitStatus, main
+from opsgenie_integration.cli import fetch as fetch_cli
+from opsgenie_integration.cli.fetch import _lock, write_events
 from opsgenie_integration.sandbox import Sandbox
+from opsgenie_integration.times import parse_server_timestamp
 
 from .cli_helpers import BASE_MS, HOUR, make_alerts
 
@@ -53,8 +59,6 @@ def mapping(tmp_path):
 
 
 def to_ms(stamp):
-    from opsgenie_integration.times import parse_server_timestamp
-
     return parse_server_timestamp(stamp)
 
 
@@ -176,8 +180,6 @@ def test_fetch_follow_picks_up_new_updates(tmp_path, mapping):
         out, err = io.StringIO(), io.StringIO()
         conn = write_connection(tmp_path, sb)
 
-        import threading
-
         def later():
             time.sleep(0.5)
             sb.store.update_alert(
@@ -210,8 +212,6 @@ def test_fetch_follow_picks_up_new_updates(tmp_path, mapping):
 
 
 def test_two_fetches_cannot_share_a_checkpoint_file(tmp_path):
-    from opsgenie_integration.cli.fetch import _lock
-
     checkpoint = tmp_path / "ck"
     held = _lock(checkpoint)
     try:
@@ -233,8 +233,6 @@ def test_two_fetches_cannot_share_a_checkpoint_file(tmp_path):
 
 
 def test_events_that_are_not_valid_unicode_are_written_escaped():
-    from opsgenie_integration.cli.fetch import write_events
-
     class Latin1(io.StringIO):
         def write(self, text):
             text.encode("latin-1")  # raises like a non-UTF-8 stdout would
@@ -273,3 +271,62 @@ def test_fetch_refuses_a_checkpoint_file_that_is_not_text(tmp_path):
         == 1
     )
     assert "cannot read --checkpoint-file" in err.getvalue()
+
+
+def mocked_fetch(tmp_path, monkeypatch, answers):
+    """``fetch`` of one hour against a mocked OpsGenie giving ``answers`` in turn; the waits
+    between attempts are recorded (with whether the checkpoint file existed then), not slept."""
+    conn = tmp_path / "conn.json"
+    conn.write_text(json.dumps({"server_url": BASE, "api_key": API_KEY, "max_retry_time": 0}))
+    checkpoint = tmp_path / "ck"
+    waits = []
+    monkeypatch.setattr(fetch_cli, "_sleep", lambda s, stop: waits.append((s, checkpoint.exists())))
+    out, err = io.StringIO(), io.StringIO()
+    argv = [
+        "fetch",
+        "--start",
+        str(BASE_MS),
+        "--end",
+        str(BASE_MS + HOUR),
+        "--quiet",
+        "--checkpoint-file",
+        str(checkpoint),
+        "--connection",
+        str(conn),
+    ]
+    with rm.Mocker() as m:
+        m.get(f"{BASE}/v2/alerts", answers)
+        status = main(argv, stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue(), m.request_history, checkpoint, waits
+
+
+def test_fetch_waits_after_a_5xx_then_asks_for_the_same_page_with_the_checkpoint_unmoved(
+    tmp_path, monkeypatch
+):
+    alerts = [
+        {**alert, "createdAt": "2023-11-14T22:13:20.000Z", "updatedAt": stamp}
+        for alert, stamp in zip(
+            make_alerts([BASE_MS + 1000, BASE_MS + 2000]),
+            ["2023-11-14T22:13:21.000Z", "2023-11-14T22:13:22.000Z"],
+        )
+    ]
+    answers = [
+        {"status_code": 503, "text": "<html>busy</html>"},
+        {"json": {"data": alerts, "took": 0.01, "requestId": "r-2"}},
+    ]
+    status, out, err, requests, checkpoint, waits = mocked_fetch(tmp_path, monkeypatch, answers)
+    assert status == ExitStatus.SUCCESSFUL
+    assert waits[0] == (2.0, False)  # 2 ** 1 s after the first failure; no checkpoint written yet
+    assert "waiting 2 s, then the same page again (attempt 2); the checkpoint has not moved" in err
+    assert "(status 503)" in err
+    assert requests[0].qs == requests[1].qs  # the same page again
+    assert len(out.splitlines()) == 2 and checkpoint.read_text().startswith("ck1.")
+
+
+def test_fetch_stops_on_a_401_with_exit_status_1_and_the_error_text(tmp_path, monkeypatch):
+    answers = [{"status_code": 401, "json": load_fixture("error_401.json")}]
+    status, out, err, requests, checkpoint, waits = mocked_fetch(tmp_path, monkeypatch, answers)
+    assert status == ExitStatus.FAILED
+    assert "fetch: Fetch Event failed. Status Code: 401. Message: Could not authenticate." in err
+    assert out == "" and waits == [] and len(requests) == 1  # never retried
+    assert not checkpoint.exists() and API_KEY not in err
