@@ -107,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config-only-key", metavar="K", help="also accept key K with Configuration access only"
     )
+    p.add_argument(
+        "--platform",
+        choices=("opsgenie", "jsm"),
+        default="opsgenie",
+        help="serve OpsGenie's v2 API (default) or Jira Service Management Operations (Basic "
+        "authentication; the JSON line then holds platform, site, server_url, email, api_token)",
+    )
+    p.add_argument(
+        "--email",
+        metavar="E",
+        help="JSM mode: the account e-mail (default sandbox.admin@example.com)",
+    )
     p.add_argument("--quiet", action="store_true", help="do not log each request on stderr")
     return p
 
@@ -124,6 +136,14 @@ def main(
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
     regions = ("us", "eu") if args.region == "both" else (args.region,)
+    if args.platform == "jsm" and (
+        args.region != "us" or args.read_only_key or args.config_only_key
+    ):
+        stderr.write(
+            "opsgenie sandbox: --region, --read-only-key and --config-only-key are OpsGenie-mode "
+            "options (JSM mode serves one site)\n"
+        )
+        return 2
     try:
         sandbox = Sandbox(
             alerts=args.alerts,
@@ -135,6 +155,8 @@ def main(
             port=args.port,
             regions=regions,
             log=None if args.quiet else stderr,
+            platform=args.platform,
+            **({"email": args.email} if args.email else {}),
         )
         for key, rights in (
             (args.read_only_key, ("read",)),
@@ -172,8 +194,9 @@ def main(
                 "us": {"server_url": sandbox.url_for("us"), "api_key": sandbox.api_key},
                 "eu": {"server_url": sandbox.url_for("eu"), "api_key": eu_key},
             }
+        what = "JSM Operations sandbox" if args.platform == "jsm" else "OpsGenie sandbox"
         stderr.write(
-            f"OpsGenie sandbox serving {len(sandbox.store)} alerts at "
+            f"{what} serving {len(sandbox.store)} alerts at "
             + ", ".join(f"{r}={sandbox.url_for(r)}" for r in regions)
             + " (Ctrl-C to stop)\n"
         )

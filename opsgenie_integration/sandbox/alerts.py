@@ -270,9 +270,19 @@ SORT_KEYS: dict[str, Callable[[Alert], Any]] = {
 """The documented sort fields of ``GET /v2/alerts`` -> key (None = missing: sorted last)."""
 
 
+_PRIORITY_RANK = {"P1": 5, "P2": 4, "P3": 3, "P4": 2, "P5": 1}
+
+EXTRA_SORT_KEYS: dict[str, Callable[[Alert], Any]] = {
+    "priority": lambda a: _PRIORITY_RANK.get(str(a.priority), 0),
+}
+"""Sort keys only the JSM mode offers (``GET /jsm/ops/api/{cloudId}/v1/alerts?sort=priority``:
+P1 first in descending order); OpsGenie's ``/v2/alerts`` refuses them."""
+
+
 def sort_alerts(alerts: Iterable[Alert], sort: str, descending: bool) -> list[Alert]:
-    """Sort by ``sort`` (a SORT_KEYS name), ties by creation sequence; missing values last."""
-    key = SORT_KEYS[sort]
+    """Sort by ``sort`` (a SORT_KEYS or EXTRA_SORT_KEYS name), ties by creation sequence; missing
+    values last."""
+    key = SORT_KEYS.get(sort) or EXTRA_SORT_KEYS[sort]
     present: list[tuple[Any, int, Alert]] = []
     missing: list[Alert] = []
     for alert in alerts:

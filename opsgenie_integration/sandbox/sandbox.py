@@ -19,12 +19,15 @@ from .api import OpsGenieApi
 from .auth import RIGHTS, KeyRing
 from .clock import SandboxClock
 from .faults import FaultSet
+from .jsm import SCOPES, JsmAccounts, JsmApi, JsmPipeline
 from .ratelimits import RateLimits
 from .seed import load_data_file, seed_data
 from .server import RegionServer, RequestInfo, RequestPipeline, require_loopback
 from .store import SandboxStore
 
 REGIONS = ("us", "eu")
+PLATFORMS = ("opsgenie", "jsm")
+JSM_EMAIL = "sandbox.admin@example.com"
 
 
 class Sandbox:
@@ -37,6 +40,13 @@ class Sandbox:
     ``("eu",)`` or both, each its own server (``port`` is the first one's; the others take free
     ports); ``record_requests``: keep every RequestInfo in ``requests``; ``log``: a text stream for
     request lines and tracebacks (None = silent).
+
+    ``platform="jsm"`` serves the same seeded data as Jira Service Management Operations instead
+    (see ``jsm.py``): one server (``regions`` is ignored) that is at once the site
+    (``/_edge/tenant_info``, the Jira user API) and the API gateway
+    (``/jsm/ops/api/{cloudId}/v1/...``), with Basic authentication: ``email`` (default
+    ``sandbox.admin@example.com``) and ``api_token`` (``api_key`` when given, else a fresh one),
+    ``cloud_id`` (a fresh UUID when None). ``add_account`` adds more accounts.
     """
 
     def __init__(
@@ -51,8 +61,16 @@ class Sandbox:
         regions: Sequence[str] = ("us",),
         record_requests: bool = True,
         log: IO[str] | None = None,
+        platform: str = "opsgenie",
+        email: str = JSM_EMAIL,
+        cloud_id: str | None = None,
     ) -> None:
         require_loopback(host)
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform must be one of {PLATFORMS}, got {platform!r}")
+        self.platform = platform
+        if platform == "jsm":
+            regions = ("us",)
         regions = tuple(regions)
         if not regions or len(set(regions)) != len(regions) or set(regions) - set(REGIONS):
             raise ValueError(f"regions must be distinct values among {REGIONS}, got {regions!r}")
@@ -64,7 +82,8 @@ class Sandbox:
         self.store = SandboxStore(self.clock, data)
         self.keys = KeyRing()
         self.api_key: str = api_key or str(uuid.uuid4())
-        self.keys.add(self.api_key, RIGHTS, regions[0])
+        if platform == "opsgenie":
+            self.keys.add(self.api_key, RIGHTS, regions[0])
         self.faults = FaultSet(seed)
         self.rate_limits = RateLimits()
         self.requests: list[RequestInfo] = []
@@ -73,6 +92,25 @@ class Sandbox:
         self._churn_paths: str | None = "/v2/alerts"
         self._churn_rng = random.Random(f"churn:{seed}")
         self.api = OpsGenieApi(self.store, self.clock)
+        self.email = email
+        self.cloud_id = cloud_id or str(uuid.uuid4())
+        self.accounts = JsmAccounts()
+        self.jsm_api = JsmApi(self.store, self.clock, self.cloud_id)
+        self._pipeline: RequestPipeline | JsmPipeline
+        if platform == "jsm":
+            self.accounts.add(email, self.api_key, SCOPES)
+            self._churn_paths = f"/jsm/ops/api/{self.cloud_id}/v1/alerts"
+            self._pipeline = JsmPipeline(
+                self.jsm_api,
+                self.accounts,
+                self.faults,
+                self.rate_limits,
+                self._before_answer,
+                self.requests if record_requests else None,
+                log,
+            )
+            self._servers: dict[str, RegionServer] = {}
+            return
         self._pipeline = RequestPipeline(
             self.api,
             self.keys,
@@ -92,7 +130,10 @@ class Sandbox:
             try:
                 for i, region in enumerate(self.regions):
                     servers[region] = RegionServer(
-                        self._pipeline, region, self.host, self.port if i == 0 else 0
+                        self._pipeline,  # type: ignore[arg-type]
+                        region,
+                        self.host,
+                        self.port if i == 0 else 0,
                     )
             except BaseException:
                 for server in servers.values():
@@ -141,8 +182,33 @@ class Sandbox:
 
     @property
     def connection(self) -> dict[str, str]:
-        """A ready connection: ``{"server_url", "api_key", "api_version": "v2"}``."""
+        """A ready connection: ``{"server_url", "api_key", "api_version": "v2"}``; in JSM mode
+        ``{"platform": "jsm", "site", "server_url", "email", "api_token"}`` (``server_url``: the
+        API gateway, here the same server as the site)."""
+        if self.platform == "jsm":
+            return {
+                "platform": "jsm",
+                "site": self.url,
+                "server_url": self.url,
+                "email": self.email,
+                "api_token": self.api_key,
+            }
         return {"server_url": self.url, "api_key": self.api_key, "api_version": "v2"}
+
+    @property
+    def jsm_prefix(self) -> str:
+        """``/jsm/ops/api/{cloudId}/v1``: the JSM mode's path prefix."""
+        return f"/jsm/ops/api/{self.cloud_id}/v1"
+
+    def add_account(self, email: str, token: str, scopes: Iterable[str] = SCOPES) -> str:
+        """JSM mode: accept another Atlassian account (``scopes`` among ``alert``, ``config``).
+        Returns the token."""
+        self.accounts.add(email, token, scopes)
+        return token
+
+    def set_scopes(self, email: str, scopes: Iterable[str]) -> None:
+        """JSM mode: change a known account's scopes at run time (KeyError when unknown)."""
+        self.accounts.set_scopes(email, scopes)
 
     # ------------------------------------------------------------------------------ keys
     def add_key(
@@ -176,6 +242,8 @@ class Sandbox:
         ``churn(0)`` stops."""
         if updates_per_request < 0:
             raise ValueError("updates_per_request must not be negative")
+        if self.platform == "jsm" and paths == "/v2/alerts":
+            paths = f"{self.jsm_prefix}/alerts"  # the same default, in JSM's paths
         with self._churn_lock:
             self._churn_count = int(updates_per_request)
             self._churn_paths = paths
