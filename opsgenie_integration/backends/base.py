@@ -1,0 +1,108 @@
+"""The backend seam: the OpsGenie-shaped interface every command calls.
+
+Two implementations answer it: the OpsGenie v2 client (``client.OpsGenieClient``, GenieKey) and
+``backends.jsm.JsmBackend`` (Jira Service Management Operations, Basic authentication). The
+connection's ``platform`` picks one; nothing above the seam knows which one answers.
+
+Every method returns an OpsGenie-shaped answer ``{"data": ..., ...}`` (JSM's answers are
+translated: ``values`` become ``data``, a period's ``responder`` becomes ``recipient``, account ids
+are resolved to people) and raises the exceptions of ``errors.py``. Times are UTC; ``date``
+arguments are already rendered (``times.format_query_date``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .. import errors
+
+#: The platforms a connection may name.
+PLATFORMS = ("opsgenie", "jsm")
+
+
+@dataclass(frozen=True)
+class AccessCheck:
+    """One right Test Connection checks: the manifest's right name (``read`` or
+    ``configuration``), what the platform calls it (``Read``, ``read:ops-alert`` scope...), and the
+    call that proves it (raises ``errors.ForbiddenError`` when the right is missing)."""
+
+    right: str
+    label: str
+    call: Callable[[], dict]
+
+
+class AlertBackend(Protocol):
+    """What the commands call. ``platform`` is ``opsgenie`` or ``jsm`` (for messages only: a
+    command never branches on it); ``base_url`` is where the calls go (for hints)."""
+
+    platform: str
+    base_url: str
+
+    def begin_command(self) -> None:
+        """Forget what was cached for the previous command (people, schedule ids)."""
+
+    def access_checks(self) -> list[AccessCheck]:
+        """The rights Test Connection checks, each with the call that proves it."""
+
+    def connection_hint(self, error: errors.OpsGenieIntegrationError) -> str | None:
+        """What to check in the connection settings for an error Test Connection met."""
+
+    def list_alerts(
+        self,
+        *,
+        query: str | None = None,
+        offset: int = 0,
+        limit: int = 20,
+        sort: str = "createdAt",
+        order: str = "desc",
+    ) -> dict:
+        """One page of alerts: ``{"data": [alert], ...}``."""
+
+    def list_schedules(self, *, expand_rotations: bool = False) -> dict:
+        """Every schedule: ``{"data": [{id, name, description, timezone, enabled, ownerTeam?}]}``."""
+
+    def get_on_calls(
+        self,
+        identifier: str,
+        *,
+        identifier_type: str = "name",
+        flat: bool | None = None,
+        date: str | None = None,
+    ) -> dict:
+        """``{"data": {_parent, onCallParticipants: tree}}`` or, flat, ``{"data": {_parent,
+        onCallRecipients: [name]}}``."""
+
+    def get_schedule_timeline(
+        self,
+        identifier: str,
+        *,
+        identifier_type: str = "name",
+        interval: int | None = None,
+        interval_unit: str | None = None,
+        date: str | None = None,
+        expand: Sequence[str] | None = None,
+    ) -> dict:
+        """``{"data": {startDate, endDate, finalTimeline: {rotations: [{id, name, order, periods:
+        [{startDate, endDate, type, recipient: {id, type, name}}]}]}}}``."""
+
+    def get_user(self, identifier: str) -> dict:
+        """``{"data": {id, username, fullName, ...}}``; NotFoundError when unknown."""
+
+    def close(self) -> None:
+        """Close pooled connections."""
+
+
+def check_platform(value: Any) -> str:
+    """The platform named by a connection setting (default ``opsgenie``).
+
+    Raises:
+        ValueError: not one of ``PLATFORMS``.
+    """
+    if value is None or value == "":
+        return "opsgenie"
+    text = str(value).strip().lower()
+    if text not in PLATFORMS:
+        raise ValueError(f"must be one of {', '.join(PLATFORMS)} (got {str(value)[:40]!r})")
+    return text
