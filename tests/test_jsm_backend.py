@@ -155,18 +155,18 @@ def test_429_without_retry_time_left_is_rate_limited(requests_mock):
         f"{OPS}/alerts", status_code=429, headers={"Retry-After": "7"},
         json={"errors": [{"title": "Too many requests", "code": "TOO_MANY_REQUESTS"}]},
     )  # fmt: skip
-    with JsmClient(email=EMAIL, api_token=TOKEN, site=SITE, max_retry_time=0) as client:
-        with pytest.raises(errors.RateLimitedError) as caught:
-            JsmBackend(client).list_alerts()
+    client = JsmClient(email=EMAIL, api_token=TOKEN, site=SITE, max_retry_time=0)
+    with client, pytest.raises(errors.RateLimitedError) as caught:
+        JsmBackend(client).list_alerts()
     assert caught.value.retry_after == 7.0 and caught.value.retryable
     assert caught.value.message == "Too many requests"
 
 
 def test_tenant_info_without_cloud_id_is_a_bad_response(requests_mock):
     requests_mock.get(f"{SITE}/_edge/tenant_info", json={"nope": 1})
-    with JsmClient(email=EMAIL, api_token=TOKEN, site=SITE, max_retry_time=0) as client:
-        with pytest.raises(errors.BadResponseError, match="cloudId"):
-            JsmBackend(client).list_alerts()
+    client = JsmClient(email=EMAIL, api_token=TOKEN, site=SITE, max_retry_time=0)
+    with client, pytest.raises(errors.BadResponseError, match="cloudId"):
+        JsmBackend(client).list_alerts()
 
 
 # -- schedules, on-calls, timeline ------------------------------------------------------------
