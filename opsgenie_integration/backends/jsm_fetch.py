@@ -368,14 +368,14 @@ def fetch(
                 f"More than {MAX_SEEN_IDS} alerts updated in the window share createdAt "
                 f"{iso(created or 0)}; Jira Service Management cannot page through them."
             )
-        if len(out) >= limit:
+        count = body.get("count")
+        dry = len(values) < size and not (isinstance(count, int) and offset + len(values) < count)
+        if out and not dry:  # something new: return it (one request per call as a rule)
             tail, floor = _bounded_tail(tail, cp.floor)
             nxt = JsmCheckpoint(
                 lo, hi, created, frozenset(seen), cp.end, cp.query, tail, cp.prev, floor
             )
             return FetchOutcome(out, nxt, True, (lo, hi), pages)
-        count = body.get("count")
-        dry = len(values) < size and not (isinstance(count, int) and offset + len(values) < count)
         if dry:
             # the pass ran dry: the next one re-reads the last REREAD_MS of this one
             floor = cp.floor
