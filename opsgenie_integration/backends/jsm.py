@@ -281,6 +281,7 @@ class JsmBackend:
         self._people: dict[str, dict[str, Any]] = {}
         self._schedule_ids: dict[str, dict[str, Any]] = {}
         self._teams: dict[str, str] | None = None
+        self._schedule_names: dict[str, Any] | None = None
         #: JSM answers received by the current command, in order (``raw`` of the results).
         self.answers: list[Any] = []
 
@@ -290,6 +291,7 @@ class JsmBackend:
         self._people.clear()
         self._schedule_ids.clear()
         self._teams = None
+        self._schedule_names = None
         self.answers = []
 
     def close(self) -> None:
@@ -678,7 +680,16 @@ class JsmBackend:
             return people.get(ident, {}).get("name", ident)
         if kind == "team":
             return self._team_name(ident)
+        if kind == "schedule":
+            return self._schedule_name(ident)
         return None
+
+    def _schedule_name(self, schedule_id: str) -> str | None:
+        if self._schedule_names is None:
+            self._schedule_names = {
+                str(s.get("id")): s.get("name") for s in self._all_schedules(None) if s.get("id")
+            }
+        return self._schedule_names.get(schedule_id)
 
     def get_schedule_timeline(
         self,
