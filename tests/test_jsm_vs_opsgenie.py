@@ -88,7 +88,7 @@ def normalise_tree(nodes: list, og: Sandbox, jsm: Sandbox) -> list:
 
 
 def test_schedules_field_by_field(pair):
-    og, og_client, jsm, backend = pair
+    _og, og_client, _jsm, backend = pair
     ours = og_client.list_schedules()["data"]
     theirs = backend.list_schedules()["data"]
     assert [s["id"] for s in ours] == [s["id"] for s in theirs]
@@ -150,12 +150,12 @@ def test_timeline_field_by_field(pair):
     og, og_client, jsm, backend = pair
     for schedule in og.store.schedule_list():
         backend.begin_command()
-        kwargs = dict(
-            interval=2,
-            interval_unit="weeks",
-            date="2024-03-04T00:00:00+00:00",
-            expand=["base", "override"],
-        )
+        kwargs = {
+            "interval": 2,
+            "interval_unit": "weeks",
+            "date": "2024-03-04T00:00:00+00:00",
+            "expand": ["base", "override"],
+        }
         ours = og_client.get_schedule_timeline(schedule["name"], identifier_type="name", **kwargs)[
             "data"
         ]
@@ -207,7 +207,7 @@ def test_single_user_field_by_field(pair):
 def test_alert_fields_of_the_default_mapping(pair):
     """The nine fields of the default field mapping read the same from both alert shapes (status:
     JSM's finer states of an open alert are the documented difference)."""
-    og, og_client, jsm, backend = pair
+    _og, og_client, _jsm, backend = pair
     ours = og_client.list_alerts(limit=100, sort="createdAt", order="asc")["data"]
     theirs = backend.list_alerts(limit=100, sort="createdAt", order="asc")["data"]
     assert [a["id"] for a in ours] == [a["id"] for a in theirs]
@@ -230,7 +230,7 @@ def test_alert_fields_of_the_default_mapping(pair):
 
 
 def test_retries_over_real_sockets(pair):
-    og, og_client, jsm, backend = pair
+    _og, _og_client, jsm, _backend = pair
     conn = jsm.connection
     jsm.rate_limits.set("search", per_second=2, period_seconds=1)
     jsm.faults.add("html_5xx", paths=f"{jsm.jsm_prefix}/alerts", count=2, status=503)
