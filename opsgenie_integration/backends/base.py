@@ -22,6 +22,42 @@ from .. import errors
 PLATFORMS = ("opsgenie", "jsm")
 
 
+class FetchCheckpointError(ValueError):
+    """The Checkpoint input cannot be used (not a checkpoint, damaged, made for another Search
+    Condition or by the other platform). The text completes "Checkpoint (checkpoint): ..."."""
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """One Fetch Event call, as the command parsed it. Times are epoch ms (UTC).
+
+    ``condition``: the Search Condition (stripped, "" for none); ``checkpoint``: the Checkpoint
+    input or None; ``start_ms``: where a fetch without checkpoint begins; ``end_ms``: the End Time
+    input or None (then each call reads up to "now" minus the settle delay); ``limit``: 1..100;
+    ``now_ms``: the call's time.
+    """
+
+    condition: str
+    checkpoint: str | None
+    start_ms: int
+    end_ms: int | None
+    limit: int
+    now_ms: int
+
+
+@dataclass
+class FetchResult:
+    """What one Fetch Event call read: ``alerts`` as the platform answered them (mapped by the
+    field mapping afterwards), the next ``checkpoint``, ``has_more`` (call again now),
+    ``window`` ``(start ms, end ms)`` read, ``raw`` the answers in order."""
+
+    alerts: list[dict[str, Any]]
+    checkpoint: str
+    has_more: bool
+    window: tuple[int, int]
+    raw: list[Any]
+
+
 @dataclass(frozen=True)
 class AccessCheck:
     """One right Test Connection checks: the manifest's right name (``read`` or
@@ -48,6 +84,14 @@ class AlertBackend(Protocol):
 
     def connection_hint(self, error: errors.OpsGenieIntegrationError) -> str | None:
         """What to check in the connection settings for an error Test Connection met."""
+
+    def fetch_events(self, request: FetchRequest) -> FetchResult:
+        """Fetch Event's next alerts after ``request.checkpoint`` (exactly once per update).
+
+        Raises:
+            FetchCheckpointError: the checkpoint cannot be used.
+            errors.OpsGenieIntegrationError: from the calls; the checkpoint does not move.
+        """
 
     def list_alerts(
         self,

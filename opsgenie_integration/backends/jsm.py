@@ -34,9 +34,10 @@ from typing import Any
 import requests
 
 from .. import errors
+from ..checkpoint import query_digest
 from ..client import ALERT_PAGING_CAP, OpsGenieClient, encode_segment, normalize_server_url
-from .base import AccessCheck
-from .jsm_fetch import FetchOutcome, JsmCheckpoint, fetch
+from .base import AccessCheck, FetchRequest, FetchResult
+from .jsm_fetch import FetchOutcome, JsmCheckpoint, JsmCheckpointError, fetch, start_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -398,6 +399,37 @@ class JsmBackend:
             return self._get([OPS, "alerts"], params)
 
         return fetch(page, checkpoint, condition, limit, now_ms)
+
+    def fetch_events(self, request: FetchRequest) -> FetchResult:
+        """Fetch Event on JSM (``jsm_fetch``): passes over ``updatedAt`` windows along createdAt.
+
+        Raises:
+            JsmCheckpointError: the checkpoint is not one of JSM mode's, or was made for another
+                Search Condition.
+        """
+        digest = query_digest(request.condition)
+        if request.checkpoint is not None:
+            checkpoint = JsmCheckpoint.decode(request.checkpoint)
+            if checkpoint.query != digest:
+                raise JsmCheckpointError(
+                    "was made for another Search Condition; give the same Search Condition, or "
+                    "start again without a Checkpoint"
+                )
+            if request.end_ms is not None and request.end_ms != checkpoint.end:
+                checkpoint = JsmCheckpoint(
+                    checkpoint.lo, checkpoint.hi, checkpoint.created, checkpoint.ids, request.end_ms,
+                    checkpoint.query, checkpoint.tail, checkpoint.prev, checkpoint.floor,
+                )  # fmt: skip
+        else:
+            checkpoint = start_checkpoint(request.start_ms, request.end_ms, digest)
+        outcome = self.fetch_window(checkpoint, request.condition, request.limit, request.now_ms)
+        return FetchResult(
+            alerts=outcome.alerts,
+            checkpoint=outcome.checkpoint.encode(),
+            has_more=outcome.has_more,
+            window=outcome.window,
+            raw=outcome.pages,
+        )
 
     # -- people ---------------------------------------------------------------------------
 

@@ -61,6 +61,7 @@ from typing import Any
 
 from .. import errors
 from ..times import from_epoch_ms, parse_server_timestamp
+from .base import FetchCheckpointError
 
 PREFIX = "cj1."
 OPSGENIE_PREFIX = "ck1."
@@ -83,7 +84,7 @@ MAX_RESCANS = 3
 MAX_PAGES_PER_CALL = 50
 
 
-class JsmCheckpointError(ValueError):
+class JsmCheckpointError(FetchCheckpointError):
     """Not a JSM Fetch Event checkpoint (or one of OpsGenie mode)."""
 
 
