@@ -22,6 +22,13 @@ from .. import errors
 PLATFORMS = ("opsgenie", "jsm")
 
 
+class NotSupportedError(errors.OpsGenieIntegrationError):
+    """The connection's platform has no equivalent of the call (for example an OpsGenie-only
+    endpoint on Jira Service Management); nothing was sent."""
+
+    error_type = "not_supported"
+
+
 class FetchCheckpointError(ValueError):
     """The Checkpoint input cannot be used (not a checkpoint, damaged, made for another Search
     Condition or by the other platform). The text completes "Checkpoint (checkpoint): ..."."""
@@ -75,6 +82,13 @@ class AlertBackend(Protocol):
 
     platform: str
     base_url: str
+    #: what to do when Test Connection finds a right missing
+    rights_hint: str
+    #: what the credentials are called in messages ("API key", "account")
+    credential: str
+
+    def account(self, body: dict) -> dict[str, Any]:
+        """``{name, plan}`` from the configuration check's answer (Test Connection's ``account``)."""
 
     def begin_command(self) -> None:
         """Forget what was cached for the previous command (people, schedule ids)."""

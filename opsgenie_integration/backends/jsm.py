@@ -36,7 +36,7 @@ import requests
 from .. import errors
 from ..checkpoint import query_digest
 from ..client import ALERT_PAGING_CAP, OpsGenieClient, encode_segment, normalize_server_url
-from .base import AccessCheck, FetchRequest, FetchResult
+from .base import AccessCheck, FetchRequest, FetchResult, NotSupportedError
 from .jsm_fetch import FetchOutcome, JsmCheckpoint, JsmCheckpointError, fetch, start_checkpoint
 
 log = logging.getLogger(__name__)
@@ -275,6 +275,12 @@ class JsmBackend:
     """The backend seam over JSM Operations (see the module text). ``client`` is a JsmClient."""
 
     platform = "jsm"
+    credential = "account"
+    rights_hint = (
+        "Give the Atlassian account the missing Jira Service Management permissions (alerts: "
+        f"{ALERT_SCOPE}; schedules, on-calls and teams: {CONFIG_SCOPE}), for example by adding it to "
+        "the operations team that owns them."
+    )
 
     def __init__(self, client: JsmClient) -> None:
         self.client = client
@@ -287,6 +293,25 @@ class JsmBackend:
         self.answers: list[Any] = []
 
     # -- the seam: housekeeping -----------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        """OpsGenie-only client methods (``get_account``, alert actions...): a call raises
+        ``NotSupportedError`` naming it; nothing is sent."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def unsupported(*args: Any, **kwargs: Any) -> Any:
+            raise NotSupportedError(
+                f"{name.replace('_', ' ')} has no equivalent in the Jira Service Management "
+                "Operations read API this module uses.",
+                hint="Run this command against an OpsGenie connection (platform: opsgenie).",
+            )
+
+        return unsupported
+
+    def account(self, body: dict) -> dict[str, Any]:
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        return {"name": data.get("name"), "plan": None}
 
     def begin_command(self) -> None:
         self._people.clear()
