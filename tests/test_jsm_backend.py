@@ -331,3 +331,13 @@ def test_contract_checker_catches_bad_jsm_requests(shared_dir):
         f"{SITE}/rest/api/3/user?username=x",
     ):
         assert check(spec, "GET", url), url
+
+
+def test_opsgenie_only_calls_are_not_supported(backend, requests_mock):
+    from opsgenie_integration.backends.base import NotSupportedError
+
+    with pytest.raises(NotSupportedError, match="get account has no equivalent"):
+        backend.get_account()
+    with pytest.raises(AttributeError):
+        backend.no_such_method  # noqa: B018
+    assert requests_mock.request_history == []

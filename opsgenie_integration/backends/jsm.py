@@ -297,7 +297,7 @@ class JsmBackend:
     def __getattr__(self, name: str) -> Any:
         """OpsGenie-only client methods (``get_account``, alert actions...): a call raises
         ``NotSupportedError`` naming it; nothing is sent."""
-        if name.startswith("_"):
+        if name.startswith("_") or not callable(getattr(OpsGenieClient, name, None)):
             raise AttributeError(name)
 
         def unsupported(*args: Any, **kwargs: Any) -> Any:
