@@ -26,6 +26,7 @@ from opsgenie_integration.backends.jsm_fetch import (
     FetchOutcome,
     JsmCheckpoint,
     JsmCheckpointError,
+    fetch,
     start_checkpoint,
 )
 from opsgenie_integration.checkpoint import query_digest
@@ -58,6 +59,19 @@ def backend_for(sb: Sandbox, **kwargs) -> JsmBackend:
         **kwargs,
     )
     return JsmBackend(client)
+
+
+def window(
+    backend: JsmBackend, checkpoint: JsmCheckpoint, condition: str, limit: int, now: int
+) -> FetchOutcome:
+    """One Fetch Event call's window read through the seam's list_alerts."""
+
+    def page(query: str, offset: int, size: int) -> dict:
+        return backend.list_alerts(
+            query=query, offset=offset, limit=size, sort="createdAt", order="asc"
+        )
+
+    return fetch(page, checkpoint, condition, limit, now)
 
 
 def make_alerts(updated: list[int], created: list[int] | None = None, statuses=None) -> list[dict]:
@@ -95,7 +109,7 @@ def fetch_all(
     while calls < max_calls:
         calls += 1
         try:
-            outcome: FetchOutcome = backend.fetch_window(cp, condition, limit, now_ms())
+            outcome = window(backend, cp, condition, limit, now_ms())
         except errors.OpsGenieIntegrationError as exc:
             assert exc.retryable, exc
             failures += 1
@@ -208,7 +222,7 @@ def test_kill_and_resume_from_the_saved_checkpoint(sandbox):
             current = JsmCheckpoint.decode(saved)
             done = False
             for _ in range(3):
-                outcome = backend.fetch_window(current, "", 23, sandbox.clock.now_ms())
+                outcome = window(backend, current, "", 23, sandbox.clock.now_ms())
                 got.extend(
                     (a["id"], parse_server_timestamp(a["updatedAt"])) for a in outcome.alerts
                 )

@@ -35,37 +35,6 @@ class FetchCheckpointError(ValueError):
 
 
 @dataclass(frozen=True)
-class FetchRequest:
-    """One Fetch Event call, as the command parsed it. Times are epoch ms (UTC).
-
-    ``condition``: the Search Condition (stripped, "" for none); ``checkpoint``: the Checkpoint
-    input or None; ``start_ms``: where a fetch without checkpoint begins; ``end_ms``: the End Time
-    input or None (then each call reads up to "now" minus the settle delay); ``limit``: 1..100;
-    ``now_ms``: the call's time.
-    """
-
-    condition: str
-    checkpoint: str | None
-    start_ms: int
-    end_ms: int | None
-    limit: int
-    now_ms: int
-
-
-@dataclass
-class FetchResult:
-    """What one Fetch Event call read: ``alerts`` as the platform answered them (mapped by the
-    field mapping afterwards), the next ``checkpoint``, ``has_more`` (call again now),
-    ``window`` ``(start ms, end ms)`` read, ``raw`` the answers in order."""
-
-    alerts: list[dict[str, Any]]
-    checkpoint: str
-    has_more: bool
-    window: tuple[int, int]
-    raw: list[Any]
-
-
-@dataclass(frozen=True)
 class AccessCheck:
     """One right Test Connection checks: the manifest's right name (``read`` or
     ``configuration``), what the platform calls it (``Read``, ``read:ops-alert`` scope...), and the
@@ -86,6 +55,9 @@ class AlertBackend(Protocol):
     rights_hint: str
     #: what the credentials are called in messages ("API key", "account")
     credential: str
+    #: the fields ``list_alerts`` sorts by; Fetch Event moves a cursor along ``updatedAt`` where
+    #: it is one of them, else it reads its window in passes along ``createdAt``
+    alert_sort_fields: tuple[str, ...]
 
     def account(self, body: dict) -> dict[str, Any]:
         """``{name, plan}`` from the configuration check's answer (Test Connection's ``account``)."""
@@ -98,14 +70,6 @@ class AlertBackend(Protocol):
 
     def connection_hint(self, error: errors.OpsGenieIntegrationError) -> str | None:
         """What to check in the connection settings for an error Test Connection met."""
-
-    def fetch_events(self, request: FetchRequest) -> FetchResult:
-        """Fetch Event's next alerts after ``request.checkpoint`` (exactly once per update).
-
-        Raises:
-            FetchCheckpointError: the checkpoint cannot be used.
-            errors.OpsGenieIntegrationError: from the calls; the checkpoint does not move.
-        """
 
     def list_alerts(
         self,

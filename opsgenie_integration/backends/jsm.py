@@ -34,10 +34,8 @@ from typing import Any
 import requests
 
 from .. import errors
-from ..checkpoint import query_digest
 from ..client import ALERT_PAGING_CAP, OpsGenieClient, encode_segment, normalize_server_url
-from .base import AccessCheck, FetchRequest, FetchResult, NotSupportedError
-from .jsm_fetch import FetchOutcome, JsmCheckpoint, JsmCheckpointError, fetch, start_checkpoint
+from .base import AccessCheck, NotSupportedError
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +274,8 @@ class JsmBackend:
 
     platform = "jsm"
     credential = "account"
+    #: what ``list_alerts`` can sort by (no updatedAt: Fetch Event reads its window in passes)
+    alert_sort_fields = JSM_ALERT_SORTS
     rights_hint = (
         "Give the Atlassian account the missing Jira Service Management permissions (alerts: "
         f"{ALERT_SCOPE}; schedules, on-calls and teams: {CONFIG_SCOPE}), for example by adding it to "
@@ -326,6 +326,10 @@ class JsmBackend:
     @property
     def requests_sent(self) -> int:
         return self.client.requests_sent
+
+    @property
+    def last_rate_limit(self) -> dict[str, str]:
+        return self.client.last_rate_limit
 
     def url_for(self, segments: Iterable[str]) -> str:
         return self.client.url_for([OPS, *segments])
@@ -407,54 +411,6 @@ class JsmBackend:
             "count": body.get("count"),
             "links": body.get("links"),
         }
-
-    def fetch_window(
-        self, checkpoint: JsmCheckpoint, condition: str, limit: int, now_ms: int
-    ) -> FetchOutcome:
-        """Fetch Event's next alerts after ``checkpoint`` (see ``jsm_fetch``)."""
-
-        def page(query: str, offset: int, size: int) -> Any:
-            params = {
-                "query": query,
-                "offset": offset,
-                "size": size,
-                "sort": "createdAt",
-                "order": "asc",
-            }
-            return self._get([OPS, "alerts"], params)
-
-        return fetch(page, checkpoint, condition, limit, now_ms)
-
-    def fetch_events(self, request: FetchRequest) -> FetchResult:
-        """Fetch Event on JSM (``jsm_fetch``): passes over ``updatedAt`` windows along createdAt.
-
-        Raises:
-            JsmCheckpointError: the checkpoint is not one of JSM mode's, or was made for another
-                Search Condition.
-        """
-        digest = query_digest(request.condition)
-        if request.checkpoint is not None:
-            checkpoint = JsmCheckpoint.decode(request.checkpoint)
-            if checkpoint.query != digest:
-                raise JsmCheckpointError(
-                    "was made for another Search Condition; give the same Search Condition, or "
-                    "start again without a Checkpoint"
-                )
-            if request.end_ms is not None and request.end_ms != checkpoint.end:
-                checkpoint = JsmCheckpoint(
-                    checkpoint.lo, checkpoint.hi, checkpoint.created, checkpoint.ids, request.end_ms,
-                    checkpoint.query, checkpoint.tail, checkpoint.prev, checkpoint.floor,
-                )  # fmt: skip
-        else:
-            checkpoint = start_checkpoint(request.start_ms, request.end_ms, digest)
-        outcome = self.fetch_window(checkpoint, request.condition, request.limit, request.now_ms)
-        return FetchResult(
-            alerts=outcome.alerts,
-            checkpoint=outcome.checkpoint.encode(),
-            has_more=outcome.has_more,
-            window=outcome.window,
-            raw=outcome.pages,
-        )
 
     # -- people ---------------------------------------------------------------------------
 

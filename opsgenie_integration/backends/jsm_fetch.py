@@ -205,8 +205,9 @@ class FetchOutcome:
     pages: list[Any]
 
 
-#: ``list_page(query, offset, size) -> answer`` with ``answer["values"]`` the alerts, sorted by
-#: createdAt ascending (``GET /v1/alerts?query=&offset=&size=&sort=createdAt&order=asc``).
+#: ``list_page(query, offset, size) -> answer``: the seam's ``list_alerts(query=, offset=,
+#: limit=size, sort="createdAt", order="asc")``, ``answer["data"]`` the alerts sorted by createdAt
+#: ascending and ``answer["count"]`` (when known) the number of matches.
 ListPage = Callable[[str, int, int], Any]
 
 
@@ -299,10 +300,10 @@ def fetch(
             )
         body = list_page(query, offset, size)
         pages.append(body)
-        values = body.get("values") if isinstance(body, dict) else None
+        values = body.get("data") if isinstance(body, dict) else None
         if not isinstance(values, list):
             raise errors.BadResponseError(
-                f"Jira Service Management answered GET {path} without a list of alerts in values.",
+                f"Jira Service Management answered GET {path} without a list of alerts.",
                 status_code=200,
                 path=path,
             )

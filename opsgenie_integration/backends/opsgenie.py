@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import errors
-from ..client import OpsGenieClient
+from ..client import ALERT_SORT_FIELDS, OpsGenieClient
 from .base import AccessCheck
 
 RIGHTS_HINT = (
@@ -26,6 +26,7 @@ class OpsGenieBackend:
     platform = "opsgenie"
     rights_hint = RIGHTS_HINT
     credential = "API key"
+    alert_sort_fields = ALERT_SORT_FIELDS
 
     def __init__(self, client: OpsGenieClient) -> None:
         self.client = client
