@@ -1,6 +1,8 @@
 """The Fetch Event checkpoint: where the next call continues.
 
-A checkpoint is an opaque string, ``ck1.<base64url of JSON>``. Inside (subject to change, never
+A checkpoint is an opaque string, ``ck1.<base64url of JSON>``; the checkpoints of Fetch Event's
+passes (``PassCheckpoint``, where alerts cannot be sorted by updatedAt: JSM Operations) are the
+same family with the prefix ``cj1.``, and each kind refuses the other with a sentence saying so. Inside (subject to change, never
 parse it outside this module)::
 
     {"t": <updatedAt cursor, epoch ms>,
@@ -20,9 +22,13 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PREFIX = "ck1."
+#: The prefix of the checkpoints of Fetch Event's passes (platforms that cannot sort by updatedAt).
+PASS_PREFIX = "cj1."
+#: Alerts of a pass's re-read band a pass checkpoint remembers for de-duplication.
+MAX_TAIL = 2000
 MAX_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 #: More alerts than this sharing one millisecond cannot be paged (the 20,000 offset cap).
 MAX_SEEN_IDS = 19_900
@@ -64,6 +70,11 @@ class Checkpoint:
         Raises:
             CheckpointError: not a checkpoint of this integration.
         """
+        if isinstance(text, str) and text.startswith(PASS_PREFIX):
+            raise CheckpointError(
+                "was made by Fetch Event against Jira Service Management, not OpsGenie; start "
+                "again without a Checkpoint (with a Start Time) after switching the connection"
+            )
         if not isinstance(text, str) or not text.startswith(PREFIX):
             raise CheckpointError(
                 "is not a checkpoint from a Fetch Event result (it starts with ck1.)"
@@ -97,10 +108,99 @@ def _is_ms(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_MS
 
 
+def _tail_ok(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and len(value) <= MAX_TAIL
+        and all(isinstance(k, str) and _is_ms(v) for k, v in value.items())
+    )
+
+
+@dataclass(frozen=True)
+class PassCheckpoint:
+    """Where the next Fetch Event call reading in passes continues (JSM). Times are epoch ms (UTC).
+
+    ``lo``/``hi``: the current pass's window (``hi`` None: the pass has not begun, it begins at
+    ``lo`` on the next call); ``created``/``ids``: the createdAt cursor and the ids consumed there
+    (None: the pass starts at its beginning); ``end``: the fixed End Time or None; ``query``: the
+    Search Condition's digest; ``tail``: ``{id: updatedAt}`` returned in this pass in its last
+    ``REREAD_MS`` (``commands.fetch_passes``); ``prev``: the same for the previous pass (skipped in this pass's re-read band);
+    ``floor``: re-read never below this (set when ``tail`` had to be shortened).
+    """
+
+    lo: int
+    hi: int | None
+    created: int | None
+    ids: frozenset[str]
+    end: int | None
+    query: str
+    tail: dict[str, int] = field(default_factory=dict)
+    prev: dict[str, int] = field(default_factory=dict)
+    floor: int = 0
+
+    def encode(self) -> str:
+        payload = {
+            "p": "jsm",
+            "lo": self.lo,
+            "hi": self.hi,
+            "c": self.created,
+            "ids": sorted(self.ids),
+            "end": self.end,
+            "q": self.query,
+            "tail": dict(sorted(self.tail.items())),
+            "prev": dict(sorted(self.prev.items())),
+            "floor": self.floor,
+        }
+        data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        return PASS_PREFIX + base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> PassCheckpoint:
+        """Parse a checkpoint string. Raises CheckpointError with a sentence for the user."""
+        if isinstance(text, str) and text.startswith(PREFIX):
+            raise CheckpointError(
+                "was made by Fetch Event against OpsGenie, not Jira Service Management; start "
+                "again without a Checkpoint (with a Start Time) after switching the connection"
+            )
+        if not isinstance(text, str) or not text.startswith(PASS_PREFIX):
+            raise CheckpointError("is not a checkpoint from a Fetch Event result")
+        body = text[len(PASS_PREFIX) :].strip()
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+            raise CheckpointError(
+                "is not a checkpoint from a Fetch Event result (it is damaged)"
+            ) from None
+        if not isinstance(payload, dict) or payload.get("p") != "jsm":
+            raise CheckpointError("is not a checkpoint from a Fetch Event result")
+        lo, hi, c, ids = payload.get("lo"), payload.get("hi"), payload.get("c"), payload.get("ids")
+        end, q, floor = payload.get("end"), payload.get("q"), payload.get("floor", 0)
+        tail, prev = payload.get("tail", {}), payload.get("prev", {})
+        if (
+            not _is_ms(lo)
+            or not (hi is None or _is_ms(hi))
+            or not (c is None or _is_ms(c))
+            or not isinstance(ids, list)
+            or len(ids) > MAX_SEEN_IDS
+            or not all(isinstance(i, str) for i in ids)
+            or not (end is None or _is_ms(end))
+            or not isinstance(q, str)
+            or not _is_ms(floor)
+            or not _tail_ok(tail)
+            or not _tail_ok(prev)
+        ):
+            raise CheckpointError(
+                "is not a checkpoint from a Fetch Event result (fields are missing)"
+            )
+        return cls(lo, hi, c, frozenset(ids), end, q, dict(tail), dict(prev), floor)
+
+
 def is_checkpoint(value: object) -> bool:
-    """True when ``value`` decodes as a checkpoint (a JSON Schema format check)."""
-    try:
-        Checkpoint.decode(value)  # type: ignore[arg-type]
-    except CheckpointError:
-        return False
-    return True
+    """True when ``value`` decodes as a checkpoint of either kind (a JSON Schema format check)."""
+    for kind in (Checkpoint, PassCheckpoint):
+        try:
+            kind.decode(value)  # type: ignore[arg-type]
+        except CheckpointError:
+            continue
+        return True
+    return False

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - types only
-    from .client import OpsGenieClient
+    from .backends.base import AlertBackend
     from .errors import OpsGenieIntegrationError
     from .manifest import CommandDefinition, Manifest
 
@@ -39,14 +39,15 @@ class CommandContext:
 
     Attributes:
         inputs: the validated inputs by id, defaults applied.
-        client: the connection's client (``client.OpsGenieClient``).
+        client: the connection's backend (``backends.base.AlertBackend``: OpsGenie or JSM
+            Operations; a command never asks which).
         command: the command's manifest definition.
         default_field_mapping: the event source's default field mapping path, or None.
         manifest: the loaded manifest.
     """
 
     inputs: dict[str, Any]
-    client: OpsGenieClient
+    client: AlertBackend
     command: CommandDefinition
     default_field_mapping: str | None = None
     manifest: Manifest | None = None

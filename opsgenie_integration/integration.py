@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from . import envelope as env
-from .client import OpsGenieClient
+from .backends.base import AlertBackend
+from .backends.jsm import DEFAULT_API_URL, JsmBackend, JsmClient, basic_credentials
+from .backends.opsgenie import OpsGenieBackend
+from .client import DEFAULT_SERVER_URL, OpsGenieClient
 from .command import CommandContext
 from .errors import ConnectionSettingsError, InputError, OpsGenieIntegrationError
 from .manifest import CommandDefinition, Manifest, load_json, load_manifest
@@ -34,11 +37,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Connection:
-    """A validated connection: the settings (API key resolved), its client, and the redactor
-    that hides its secrets (as given and resolved) from every envelope made with it."""
+    """A validated connection: the settings (API key or token resolved), its backend (the seam:
+    OpsGenie or JSM Operations, by ``platform``), and the redactor that hides its secrets (as
+    given and resolved) from every envelope made with it."""
 
     settings: dict[str, Any]
-    client: OpsGenieClient
+    client: AlertBackend
     redactor: Redactor
 
     @property
@@ -133,8 +137,11 @@ class Integration:
         """Validate connection settings, resolve the API key reference, build the client.
 
         Args:
-            settings: ``server_url``, ``api_key`` (literal or reference), ``api_version``,
-                ``timeout`` (s), ``max_retry_time`` (s); display names are accepted too.
+            settings: ``platform`` (opsgenie, the default, or jsm); for OpsGenie ``server_url``,
+                ``api_key`` (literal or reference), ``api_version``; for JSM ``site`` or
+                ``cloud_id``, ``email``, ``api_token`` (literal or reference), ``server_url``
+                (the gateway, https://api.atlassian.com unless given); ``timeout`` (s),
+                ``max_retry_time`` (s); display names are accepted too.
             session: a ``requests.Session`` to use (tests).
             redactor: the redactor to extend with the secrets (the CLI shares one with its log
                 filter); a new one from ``redactor_for`` when None.
@@ -150,6 +157,8 @@ class Integration:
             raise
         except InputError as exc:
             raise ConnectionSettingsError(exc.problems, hint=exc.hint) from None
+        if values.get("platform") == "jsm":
+            return self._connect_jsm(settings, values, session, redactor)
         key = self.resolve_secret(values["api_key"])
         redactor.add([key])
         values["api_key"] = key
@@ -166,7 +175,51 @@ class Integration:
             raise ConnectionSettingsError(
                 [{"parameter": "API Key", "id": "api_key", "message": f"API Key (api_key): {exc}"}]
             ) from None
-        return Connection(settings=values, client=client, redactor=redactor)
+        return Connection(settings=values, client=OpsGenieBackend(client), redactor=redactor)
+
+    def _connect_jsm(
+        self, settings: Mapping[str, Any], values: dict[str, Any], session: Any, redactor: Redactor
+    ) -> Connection:
+        """Platform jsm: Site or Cloud ID, Email, API Token (resolved like the API Key); the API
+        gateway is Server URL when one other than OpsGenie's default is given."""
+        if not values.get("site") and not values.get("cloud_id"):
+            raise ConnectionSettingsError(
+                [
+                    {
+                        "parameter": "Site",
+                        "id": "site",
+                        "message": "Site (site): give the Jira site (https://<name>.atlassian.net) "
+                        "or its Cloud ID (cloud_id) with Platform jsm",
+                    }
+                ]
+            )
+        token = self.resolve_secret(values["api_token"])
+        redactor.add([token, basic_credentials(values["email"], token)])
+        values["api_token"] = token
+        server_url = values.get("server_url")
+        api_url = server_url if server_url and server_url != DEFAULT_SERVER_URL else DEFAULT_API_URL
+        try:
+            client = JsmClient(
+                email=values["email"],
+                api_token=token,
+                site=values.get("site"),
+                cloud_id=values.get("cloud_id"),
+                api_url=api_url,
+                timeout=values["timeout"],
+                max_retry_time=values["max_retry_time"],
+                session=session,
+            )
+        except ValueError as exc:  # the resolved token cannot travel in a header
+            raise ConnectionSettingsError(
+                [
+                    {
+                        "parameter": "API Token",
+                        "id": "api_token",
+                        "message": f"API Token (api_token): {exc}",
+                    }
+                ]
+            ) from None
+        return Connection(settings=values, client=JsmBackend(client), redactor=redactor)
 
     def resolve_secret(self, value: str) -> str:
         """The secret a setting names: the value itself, or what its reference (env:, file:,
@@ -251,6 +304,9 @@ class Integration:
             else:
                 owned = active = self.connect(connection, redactor=redactor)
             self.plugin_manager.hook.opsgenie_before_command(command=display, inputs=inputs_by_id)
+            begin = getattr(active.client, "begin_command", None)
+            if callable(begin):
+                begin()  # the backend forgets the previous command's cache (people, names)
             event_source = self.manifest.event_source_for(definition.id) or {}
             context = CommandContext(
                 inputs=inputs_by_id,

@@ -73,7 +73,7 @@ FORMAT_CHECKER.checks("opsgenie-identifier")(
 
 _FORMAT_EXPECTED = {
     "opsgenie-time": f"expected {TIME_FORMATS_HELP}",
-    "opsgenie-checkpoint": "expected the checkpoint string of an earlier Fetch Event result (ck1....)",
+    "opsgenie-checkpoint": "expected the checkpoint string of an earlier Fetch Event result (ck1...., or cj1.... with Platform jsm)",
     "opsgenie-identifier": "expected a name or id other than '.' or '..' (those cannot travel as one URL path "
     "segment)",
     "opsgenie-alert-query": "expected an OpsGenie search query whose parentheses and double quotes are "

@@ -2,7 +2,8 @@
 
 - OpsGenie REST API v2: ``client.OpsGenieClient`` (GenieKey);
 - Jira Service Management Operations: ``backends.jsm.JsmBackend`` over ``backends.jsm.JsmClient``
-  (Basic authentication), with Fetch Event's window in ``backends.jsm_fetch``.
+  (Basic authentication). Fetch Event reads its window along updatedAt where ``list_alerts``
+  sorts by it (``commands.fetch_window``), in passes otherwise (``commands.fetch_passes``).
 """
 
 from __future__ import annotations

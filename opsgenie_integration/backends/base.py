@@ -29,11 +29,6 @@ class NotSupportedError(errors.OpsGenieIntegrationError):
     error_type = "not_supported"
 
 
-class FetchCheckpointError(ValueError):
-    """The Checkpoint input cannot be used (not a checkpoint, damaged, made for another Search
-    Condition or by the other platform). The text completes "Checkpoint (checkpoint): ..."."""
-
-
 @dataclass(frozen=True)
 class AccessCheck:
     """One right Test Connection checks: the manifest's right name (``read`` or
@@ -55,6 +50,8 @@ class AlertBackend(Protocol):
     rights_hint: str
     #: what the credentials are called in messages ("API key", "account")
     credential: str
+    #: the platform's name in messages ("OpsGenie", "Jira Service Management")
+    service: str
     #: the fields ``list_alerts`` sorts by; Fetch Event moves a cursor along ``updatedAt`` where
     #: it is one of them, else it reads its window in passes along ``createdAt``
     alert_sort_fields: tuple[str, ...]

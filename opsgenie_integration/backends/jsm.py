@@ -96,6 +96,11 @@ def _error_texts(body: Any) -> tuple[str | None, int | None, Any, str | None]:
     return None, None, None, None
 
 
+def basic_credentials(email: str, api_token: str) -> str:
+    """The base64 text of ``Authorization: Basic`` for ``email`` and ``api_token`` (a secret)."""
+    return base64.b64encode(f"{email.strip()}:{api_token}".encode()).decode("ascii")
+
+
 class JsmClient(OpsGenieClient):
     """HTTP transport to one JSM Operations site (the OpsGenie client's transport, timeouts,
     retries and body limits, with Basic authentication and JSM's bases and error bodies).
@@ -139,7 +144,7 @@ class JsmClient(OpsGenieClient):
         self._cloud_id = cloud_id.strip() if cloud_id else None
         if self._cloud_id is not None and (not self._cloud_id or "/" in self._cloud_id):
             raise ValueError("Cloud ID must be the site's cloud id (a UUID)")
-        credentials = base64.b64encode(f"{email.strip()}:{api_token}".encode()).decode("ascii")
+        credentials = basic_credentials(email, api_token)
         self._secrets = (api_token.encode(), credentials.encode())
         self.session.headers["Authorization"] = f"Basic {credentials}"
 
@@ -274,6 +279,7 @@ class JsmBackend:
 
     platform = "jsm"
     credential = "account"
+    service = "Jira Service Management"
     #: what ``list_alerts`` can sort by (no updatedAt: Fetch Event reads its window in passes)
     alert_sort_fields = JSM_ALERT_SORTS
     rights_hint = (

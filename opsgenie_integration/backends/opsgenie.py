@@ -26,6 +26,7 @@ class OpsGenieBackend:
     platform = "opsgenie"
     rights_hint = RIGHTS_HINT
     credential = "API key"
+    service = "OpsGenie"
     alert_sort_fields = ALERT_SORT_FIELDS
 
     def __init__(self, client: OpsGenieClient) -> None:

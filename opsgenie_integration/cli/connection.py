@@ -16,14 +16,20 @@ from ..files import UserFileError, read_user_text
 from ..manifest import fold_name, load_yaml
 
 ENV_SETTINGS = {
+    "platform": "OPSGENIE_PLATFORM",
     "server_url": "OPSGENIE_SERVER_URL",
     "api_key": "OPSGENIE_API_KEY",
     "api_version": "OPSGENIE_API_VERSION",
+    "site": "JSM_SITE",
+    "cloud_id": "JSM_CLOUD_ID",
+    "email": "JSM_EMAIL",
+    "api_token": "JSM_API_TOKEN",
 }
 
 NO_CONNECTION_HINT = (
-    "Give the connection with --connection FILE (YAML or JSON: server_url, api_key), or with the "
-    "OPSGENIE_API_KEY and OPSGENIE_SERVER_URL environment variables; or try --sandbox."
+    "Give the connection with --connection FILE (YAML or JSON: server_url, api_key; or platform: "
+    "jsm, site, email, api_token), or with the OPSGENIE_API_KEY and OPSGENIE_SERVER_URL environment "
+    "variables (JSM: OPSGENIE_PLATFORM=jsm, JSM_SITE, JSM_EMAIL, JSM_API_TOKEN); or try --sandbox."
 )
 
 MAX_SANDBOX_ALERTS = 200_000
@@ -37,13 +43,21 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         "-c",
         metavar="FILE",
         help="connection settings, YAML or JSON (server_url, api_key, api_version, timeout, "
-        "max_retry_time); default: the OPSGENIE_SERVER_URL / OPSGENIE_API_KEY / "
-        "OPSGENIE_API_VERSION environment",
+        "max_retry_time; or platform: jsm, site or cloud_id, email, api_token); default: the "
+        "OPSGENIE_SERVER_URL / OPSGENIE_API_KEY / OPSGENIE_API_VERSION environment (JSM: "
+        "OPSGENIE_PLATFORM=jsm, JSM_SITE, JSM_CLOUD_ID, JSM_EMAIL, JSM_API_TOKEN)",
     )
     group.add_argument(
         "--sandbox",
         action="store_true",
         help="start the embedded OpsGenie sandbox on a free loopback port and use it",
+    )
+    parser.add_argument(
+        "--sandbox-platform",
+        choices=("opsgenie", "jsm"),
+        default="opsgenie",
+        help="what the --sandbox serves: OpsGenie's API (default) or Jira Service Management "
+        "Operations (the same seeded account; the connection then has platform: jsm)",
     )
     parser.add_argument(
         "--sandbox-alerts",
@@ -65,9 +79,9 @@ def _alert_count(text: str) -> int:
 
 
 def _key_given(settings: Any) -> bool:
-    """Whether ``settings`` hold a non-empty API Key under any spelling of its name."""
+    """Whether ``settings`` hold a non-empty API Key or API Token under any spelling of its name."""
     return isinstance(settings, Mapping) and any(
-        isinstance(name, str) and fold_name(name) == "api key" and value
+        isinstance(name, str) and fold_name(name) in ("api key", "api token") and value
         for name, value in settings.items()
     )
 
@@ -145,10 +159,12 @@ class SandboxConnection:
         if getattr(self.args, "sandbox", False):
             from ..sandbox import Sandbox  # lazy: start-up (only --sandbox pays for it)
 
-            self._sandbox = Sandbox(alerts=self.args.sandbox_alerts)
+            platform = getattr(self.args, "sandbox_platform", "opsgenie")
+            self._sandbox = Sandbox(alerts=self.args.sandbox_alerts, platform=platform)
             self._sandbox.start()
+            what = " (Jira Service Management mode)" if platform == "jsm" else ""
             self.stderr.write(
-                f"opsgenie-integration: using the embedded sandbox at {self._sandbox.url}\n"
+                f"opsgenie-integration: using the embedded sandbox{what} at {self._sandbox.url}\n"
             )
             return dict(self._sandbox.connection)
         return load_connection_settings(self.args.connection)

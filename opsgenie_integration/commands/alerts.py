@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from ..checkpoint import MAX_SEEN_IDS, Checkpoint, CheckpointError, query_digest
-from ..client import ALERT_PAGING_CAP
+from ..checkpoint import MAX_SEEN_IDS, Checkpoint, CheckpointError, PassCheckpoint, query_digest
+from ..client import ALERT_PAGING_CAP, ALERT_SORT_FIELDS
 from ..command import CommandContext, CommandResult, CommandSpec
 from ..times import parse_user_time, to_epoch_ms, utc_now
 from ._answers import input_error
+from .fetch_passes import fetch as read_in_passes
+from .fetch_passes import start_checkpoint
 from .fetch_window import DEFAULT_LOOKBACK, SETTLE_MS, FetchWindowError, iso, read_after_cursor
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -22,7 +26,9 @@ def fetch_event(ctx: CommandContext) -> CommandResult:
 
     Calls ``GET /v2/alerts`` with ``query=(<Search Condition>) AND updatedAt >= <cursor ms> AND
     updatedAt < <end ms>``, ``sort=updatedAt``, ``order=asc``, ``offset`` (0 except inside a group
-    of alerts sharing the cursor's millisecond) and ``limit``.
+    of alerts sharing the cursor's millisecond) and ``limit``. Where the backend's alert list
+    cannot sort by updatedAt (Jira Service Management), the window is read in passes along
+    createdAt instead (``fetch_passes``; events then come in createdAt order within a pass).
 
     Outputs: ``events`` (mapped), ``checkpoint`` (string), ``has_more`` (bool: a full page came
     back, call again), ``window`` (``{"start", "end"}`` ISO 8601 UTC).
@@ -40,6 +46,8 @@ def fetch_event(ctx: CommandContext) -> CommandResult:
     end_given = None
     if "end_time" in inputs:
         end_given = to_epoch_ms(parse_user_time(inputs["end_time"], now=now))
+    if "updatedAt" not in getattr(ctx.client, "alert_sort_fields", ALERT_SORT_FIELDS):
+        return _fetch_in_passes(ctx, query, limit, mapping, now, end_given)
     if "checkpoint" in inputs:
         try:
             checkpoint = Checkpoint.decode(inputs["checkpoint"])
@@ -55,20 +63,9 @@ def fetch_event(ctx: CommandContext) -> CommandResult:
         cursor, seen = checkpoint.updated_at, set(checkpoint.seen_ids)
         fixed_end = end_given if end_given is not None else checkpoint.end
     else:
-        if "start_time" in inputs:
-            cursor = to_epoch_ms(parse_user_time(inputs["start_time"], now=now))
-        else:
-            cursor = to_epoch_ms(now - DEFAULT_LOOKBACK)
+        cursor = _start_ms(inputs, now, end_given)
         seen = set()
         fixed_end = end_given
-        if end_given is not None and cursor >= end_given:
-            if "start_time" in inputs:
-                raise input_error("Start Time", "start_time", "must be before End Time (end_time)")
-            raise input_error(
-                "End Time",
-                "end_time",
-                "is before the default Start Time (24 hours before the call); give a Start Time too",
-            )
     # never read past "now - settle", even for an End Time in the future: updates still landing
     # in a millisecond already read could be missed; later calls continue up to the End Time
     settled = to_epoch_ms(now) - SETTLE_MS
@@ -103,6 +100,78 @@ def fetch_event(ctx: CommandContext) -> CommandResult:
             "checkpoint": next_checkpoint.encode(),
             "has_more": more,
             "window": window,
+        },
+    )
+
+
+def _start_ms(inputs: dict[str, Any], now: datetime, end_given: int | None) -> int:
+    """Where a fetch without Checkpoint begins: Start Time, else 24 hours before the call.
+
+    Raises:
+        errors.InputError: the start is not before the End Time.
+    """
+    if "start_time" in inputs:
+        start = to_epoch_ms(parse_user_time(inputs["start_time"], now=now))
+    else:
+        start = to_epoch_ms(now - DEFAULT_LOOKBACK)
+    if end_given is not None and start >= end_given:
+        if "start_time" in inputs:
+            raise input_error("Start Time", "start_time", "must be before End Time (end_time)")
+        raise input_error(
+            "End Time",
+            "end_time",
+            "is before the default Start Time (24 hours before the call); give a Start Time too",
+        )
+    return start
+
+
+def _fetch_in_passes(
+    ctx: CommandContext,
+    query: str,
+    limit: int,
+    mapping: FieldMapping,
+    now: datetime,
+    end_given: int | None,
+) -> CommandResult:
+    """Fetch Event where ``list_alerts`` cannot sort by updatedAt: ``fetch_passes`` reads
+    ``list_alerts(query=(<Search Condition>) AND updatedAt >= lo AND updatedAt < hi [AND
+    createdAt >= c], sort=createdAt, order=asc)``; same outputs, a ``cj1.`` checkpoint."""
+    inputs = ctx.inputs
+    digest = query_digest(query)
+    if "checkpoint" in inputs:
+        try:
+            checkpoint = PassCheckpoint.decode(inputs["checkpoint"])
+        except CheckpointError as exc:
+            raise input_error("Checkpoint", "checkpoint", str(exc)) from None
+        if checkpoint.query != digest:
+            raise input_error(
+                "Checkpoint",
+                "checkpoint",
+                "was made for another Search Condition; give the same Search Condition, or "
+                "start again without a Checkpoint",
+            )
+        if end_given is not None and end_given != checkpoint.end:
+            checkpoint = replace(checkpoint, end=end_given)
+    else:
+        checkpoint = start_checkpoint(_start_ms(inputs, now, end_given), end_given, digest)
+
+    def page(full_query: str, offset: int, size: int) -> Any:
+        return ctx.client.list_alerts(
+            query=full_query, offset=offset, limit=size, sort="createdAt", order="asc"
+        )
+
+    outcome = read_in_passes(page, checkpoint, query, limit, to_epoch_ms(now))
+    events = mapping.map_answer({"data": outcome.alerts})
+    pages = outcome.pages
+    raw = None if not pages else pages[0] if len(pages) == 1 else pages
+    lo, hi = outcome.window
+    return CommandResult(
+        raw_data=raw,
+        outputs={
+            "events": events,
+            "checkpoint": outcome.checkpoint.encode(),
+            "has_more": outcome.has_more,
+            "window": {"start": iso(lo), "end": iso(hi)},
         },
     )
 

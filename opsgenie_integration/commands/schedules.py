@@ -156,7 +156,8 @@ def _flatten_participants(
                     }
                 )
         elif isinstance(children, list) and children:
-            step = f"{_text(kind)}:{_text(node.get('name'))}"
+            # a platform that does not name the step (JSM's escalations) names it by its id
+            step = f"{_text(kind)}:{_text(node.get('name')) or _text(node.get('id'))}"
             _flatten_participants(children, [*path, step], users, unresolved, seen)
         elif kind not in (None, "none"):
             unresolved.append(

@@ -1,4 +1,4 @@
-"""Fetch Event's exact window on JSM Operations, which cannot sort alerts by ``updatedAt``.
+"""Fetch Event's exact window where alerts cannot be sorted by ``updatedAt`` (JSM Operations).
 
 OpsGenie mode moves one cursor along ``updatedAt`` (``sort=updatedAt``). JSM's ``GET /v1/alerts``
 sorts only by createdAt, insertedAt, lastOccurredAt or priority, so this module reads the alerts
@@ -45,47 +45,38 @@ Where JSM makes exactness impossible, and what this module does:
   alert whose ``updatedAt`` reached ``hi`` meanwhile is skipped (a later pass returns it).
 - **Event order.** Within a pass events come in createdAt order, not in updatedAt order.
 
-The checkpoint belongs to the same family as OpsGenie mode's (``<prefix><base64url of JSON>``,
-opaque, tied to the Search Condition's digest) with its own prefix ``cj1.``, so a checkpoint of one
-platform given to the other is refused with a clear message.
+The checkpoint (``checkpoint.PassCheckpoint``) belongs to the same family as OpsGenie mode's
+(``<prefix><base64url of JSON>``, opaque, tied to the Search Condition's digest) with its own
+prefix ``cj1.``, so a checkpoint of one platform given to the other is refused with a clear message.
+
+Which algorithm reads a window is the backend's capability, not its name: the cursor along
+``updatedAt`` (``fetch_window``) where ``list_alerts`` sorts by it, these passes otherwise.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .. import errors
+from ..checkpoint import MAX_TAIL, PassCheckpoint
 from ..times import from_epoch_ms, parse_server_timestamp
-from .base import FetchCheckpointError
 
-PREFIX = "cj1."
-OPSGENIE_PREFIX = "ck1."
-MAX_MS = 253402300799999
 #: ms before "now" that a pass never reads (updates still being indexed).
 SETTLE_MS = 5000
 #: ms of the previous pass re-read at the start of the next one (late-indexed updates).
 REREAD_MS = 60_000
-#: alerts of the re-read band remembered for de-duplication.
-MAX_TAIL = 2000
 #: the offset + size cap of GET /v1/alerts (it must stay below this).
 OFFSET_CAP = 20_000
 PAGE_SIZE_MAX = 100
 #: ids consumed at the createdAt cursor that a checkpoint may hold.
-MAX_SEEN_IDS = OFFSET_CAP - PAGE_SIZE_MAX - 1
+MAX_SEEN_IDS = OFFSET_CAP - PAGE_SIZE_MAX - 1  # the checkpoint's cap is the same
 #: consumed alerts re-read at the start of a page inside a createdAt group (shift detection).
 TIE_OVERLAP = 50
 MAX_RESCANS = 3
 #: pages read per call while nothing new turns up (the call then returns, has_more true).
 MAX_PAGES_PER_CALL = 50
-
-
-class JsmCheckpointError(FetchCheckpointError):
-    """Not a JSM Fetch Event checkpoint (or one of OpsGenie mode)."""
 
 
 class FetchWindowError(errors.OpsGenieIntegrationError):
@@ -101,97 +92,6 @@ class FetchMovingError(errors.OpsGenieIntegrationError):
     retryable = True
 
 
-def _ms(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_MS
-
-
-def _tail_ok(value: object) -> bool:
-    return (
-        isinstance(value, dict)
-        and len(value) <= MAX_TAIL
-        and all(isinstance(k, str) and _ms(v) for k, v in value.items())
-    )
-
-
-@dataclass(frozen=True)
-class JsmCheckpoint:
-    """Where the next JSM fetch continues. Times are epoch ms (UTC).
-
-    ``lo``/``hi``: the current pass's window (``hi`` None: the pass has not begun, it begins at
-    ``lo`` on the next call); ``created``/``ids``: the createdAt cursor and the ids consumed there
-    (None: the pass starts at its beginning); ``end``: the fixed End Time or None; ``query``: the
-    Search Condition's digest; ``tail``: ``{id: updatedAt}`` returned in this pass in its last
-    ``REREAD_MS``; ``prev``: the same for the previous pass (skipped in this pass's re-read band);
-    ``floor``: re-read never below this (set when ``tail`` had to be shortened).
-    """
-
-    lo: int
-    hi: int | None
-    created: int | None
-    ids: frozenset[str]
-    end: int | None
-    query: str
-    tail: dict[str, int] = field(default_factory=dict)
-    prev: dict[str, int] = field(default_factory=dict)
-    floor: int = 0
-
-    def encode(self) -> str:
-        payload = {
-            "p": "jsm",
-            "lo": self.lo,
-            "hi": self.hi,
-            "c": self.created,
-            "ids": sorted(self.ids),
-            "end": self.end,
-            "q": self.query,
-            "tail": dict(sorted(self.tail.items())),
-            "prev": dict(sorted(self.prev.items())),
-            "floor": self.floor,
-        }
-        data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-        return PREFIX + base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-    @classmethod
-    def decode(cls, text: str) -> JsmCheckpoint:
-        """Parse a checkpoint string. Raises JsmCheckpointError with a sentence for the user."""
-        if isinstance(text, str) and text.startswith(OPSGENIE_PREFIX):
-            raise JsmCheckpointError(
-                "was made by Fetch Event against OpsGenie, not Jira Service Management; start "
-                "again without a Checkpoint (with a Start Time) after switching the connection"
-            )
-        if not isinstance(text, str) or not text.startswith(PREFIX):
-            raise JsmCheckpointError("is not a checkpoint from a Fetch Event result")
-        body = text[len(PREFIX) :].strip()
-        try:
-            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-            raise JsmCheckpointError(
-                "is not a checkpoint from a Fetch Event result (it is damaged)"
-            ) from None
-        if not isinstance(payload, dict) or payload.get("p") != "jsm":
-            raise JsmCheckpointError("is not a checkpoint from a Fetch Event result")
-        lo, hi, c, ids = payload.get("lo"), payload.get("hi"), payload.get("c"), payload.get("ids")
-        end, q, floor = payload.get("end"), payload.get("q"), payload.get("floor", 0)
-        tail, prev = payload.get("tail", {}), payload.get("prev", {})
-        if (
-            not _ms(lo)
-            or not (hi is None or _ms(hi))
-            or not (c is None or _ms(c))
-            or not isinstance(ids, list)
-            or len(ids) > MAX_SEEN_IDS
-            or not all(isinstance(i, str) for i in ids)
-            or not (end is None or _ms(end))
-            or not isinstance(q, str)
-            or not _ms(floor)
-            or not _tail_ok(tail)
-            or not _tail_ok(prev)
-        ):
-            raise JsmCheckpointError(
-                "is not a checkpoint from a Fetch Event result (fields are missing)"
-            )
-        return cls(lo, hi, c, frozenset(ids), end, q, dict(tail), dict(prev), floor)
-
-
 @dataclass
 class FetchOutcome:
     """One call's result: ``alerts`` (as JSM answered them, oldest createdAt first), the next
@@ -199,7 +99,7 @@ class FetchOutcome:
     ``pages`` answered, in order."""
 
     alerts: list[dict[str, Any]]
-    checkpoint: JsmCheckpoint
+    checkpoint: PassCheckpoint
     has_more: bool
     window: tuple[int, int]
     pages: list[Any]
@@ -248,14 +148,14 @@ def _bounded_tail(tail: dict[str, int], floor: int) -> tuple[dict[str, int], int
     return kept, max(floor, cut + 1)
 
 
-def start_checkpoint(start_ms: int, end_ms: int | None, query_digest: str) -> JsmCheckpoint:
+def start_checkpoint(start_ms: int, end_ms: int | None, query_digest: str) -> PassCheckpoint:
     """The checkpoint of a fetch beginning at ``start_ms`` (no pass begun yet)."""
-    return JsmCheckpoint(start_ms, None, None, frozenset(), end_ms, query_digest)
+    return PassCheckpoint(start_ms, None, None, frozenset(), end_ms, query_digest)
 
 
 def fetch(
     list_page: ListPage,
-    checkpoint: JsmCheckpoint,
+    checkpoint: PassCheckpoint,
     condition: str,
     limit: int,
     now_ms: int,
@@ -276,7 +176,7 @@ def fetch(
         hi = min(cp.end, settled) if cp.end is not None else settled
         if cp.lo >= hi:
             return FetchOutcome([], cp, False, (cp.lo, max(cp.lo, hi)), pages)
-        cp = JsmCheckpoint(cp.lo, hi, None, frozenset(), cp.end, cp.query, {}, cp.prev, cp.floor)
+        cp = PassCheckpoint(cp.lo, hi, None, frozenset(), cp.end, cp.query, {}, cp.prev, cp.floor)
     lo, hi = cp.lo, cp.hi
     assert hi is not None
     created, seen = cp.created, set(cp.ids)
@@ -374,7 +274,7 @@ def fetch(
         dry = len(values) < size and not (isinstance(count, int) and offset + len(values) < count)
         if out and not dry:  # something new: return it (one request per call as a rule)
             tail, floor = _bounded_tail(tail, cp.floor)
-            nxt = JsmCheckpoint(
+            nxt = PassCheckpoint(
                 lo, hi, created, frozenset(seen), cp.end, cp.query, tail, cp.prev, floor
             )
             return FetchOutcome(out, nxt, True, (lo, hi), pages)
@@ -385,7 +285,7 @@ def fetch(
             carried = {k: v for k, v in {**cp.prev, **tail}.items() if v >= next_lo}
             carried, floor = _bounded_tail(carried, floor)
             next_lo = max(next_lo, floor)
-            nxt = JsmCheckpoint(
+            nxt = PassCheckpoint(
                 next_lo, None, None, frozenset(), cp.end, cp.query, {}, carried, floor
             )
             ended = cp.end is not None and hi >= cp.end
@@ -400,5 +300,5 @@ def fetch(
             previous_last = keyed[-1][1]
             offset += len(values) - 1
     tail, floor = _bounded_tail(tail, cp.floor)
-    nxt = JsmCheckpoint(lo, hi, created, frozenset(seen), cp.end, cp.query, tail, cp.prev, floor)
+    nxt = PassCheckpoint(lo, hi, created, frozenset(seen), cp.end, cp.query, tail, cp.prev, floor)
     return FetchOutcome(out, nxt, True, (lo, hi), pages)
