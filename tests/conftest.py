@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import contract
+import jsm_contract
 import pytest
 import requests
 
@@ -123,19 +124,34 @@ def _record_requests(monkeypatch, request):
     yield
     sent = list(_SENT)
     _SENT.clear()
+    mocker = (
+        request.node.funcargs.get("requests_mock") if hasattr(request.node, "funcargs") else None
+    )
+    if mocker is not None:  # requests-mock answers without calling Session.send: read its history
+        sent += [
+            (r.method, r.url)
+            for r in mocker.request_history
+            if str(r.headers.get("User-Agent", "")).startswith("opsgenie-integration/")
+        ]
     if request.node.get_closest_marker("no_contract") or not shared_available():
         return
     spec = contract.load_spec(
         str(shared_path() / "opsgenie" / "openapi" / "opsgenie-v2-subset.openapi3.json")
     )
     problems = []
+    jsm_spec = None
     for method, url in sent:
         path = requests.utils.urlparse(url).path
-        if path.startswith(("/v2/", "/v1/")):
+        if jsm_contract.is_jsm_request(url):  # JSM Operations, its site, the Jira user API
+            if jsm_spec is None:
+                jsm_spec = jsm_contract.load(shared_path())
+            problems.extend(jsm_contract.check(jsm_spec, method, url))
+        elif path.startswith(("/v2/", "/v1/")):
             problems.extend(contract.check_request(spec, method, url))
     if problems:
         pytest.fail(
-            "requests outside OpsGenie's OpenAPI description:\n" + "\n".join(sorted(set(problems)))
+            "requests outside the OpenAPI descriptions (OpsGenie's, JSM's):\n"
+            + "\n".join(sorted(set(problems)))
         )
 
 

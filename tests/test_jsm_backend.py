@@ -9,7 +9,7 @@ import base64
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from jsm_contract import check, jsm_contract_check, load  # noqa: F401
+from jsm_contract import check, load
 
 from opsgenie_integration import errors
 from opsgenie_integration.backends import check_platform
@@ -23,11 +23,6 @@ EMAIL = "ops.bot@example.com"
 TOKEN = "ATATT3xFfGF0-test-token"
 ACCT_A = "712020:aaaaaaaa-0000-4000-8000-000000000001"
 ACCT_B = "5b10ac8d82e05b22cc7d4ef5"
-
-
-@pytest.fixture(autouse=True)
-def _contract(jsm_contract_check):  # noqa: F811
-    yield
 
 
 @pytest.fixture

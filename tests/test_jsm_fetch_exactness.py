@@ -1,5 +1,6 @@
-"""JSM mode's Fetch Event window loses nothing and repeats nothing: property tests of
-``backends.jsm_fetch`` through the JSM backend against the sandbox in JSM mode over loopback.
+"""Fetch Event in JSM mode loses nothing and repeats nothing: property tests through
+``Integration.run`` (and, where the test must move "now", ``commands.fetch_passes`` through the JSM
+backend) against the sandbox in JSM mode over loopback.
 
 Calling with the checkpoint until nothing comes back must yield every alert update in the window
 exactly once (key: alert id and updatedAt) although JSM cannot sort by updatedAt: past the 20,000
@@ -16,30 +17,24 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsm_contract import jsm_contract_check  # noqa: F401
 
-from opsgenie_integration import errors
+from opsgenie_integration import Integration, errors
 from opsgenie_integration.backends.jsm import JsmBackend, JsmClient
-from opsgenie_integration.backends.jsm_fetch import (
+from opsgenie_integration.checkpoint import CheckpointError as JsmCheckpointError
+from opsgenie_integration.checkpoint import PassCheckpoint as JsmCheckpoint
+from opsgenie_integration.checkpoint import query_digest
+from opsgenie_integration.commands.fetch_passes import (
     REREAD_MS,
     SETTLE_MS,
     FetchOutcome,
-    JsmCheckpoint,
-    JsmCheckpointError,
     fetch,
     start_checkpoint,
 )
-from opsgenie_integration.checkpoint import query_digest
 from opsgenie_integration.sandbox import Sandbox
 from opsgenie_integration.times import parse_server_timestamp
 
 BASE_MS = 1_700_000_000_000
 HOUR = 3_600_000
-
-
-@pytest.fixture(autouse=True)
-def _contract(jsm_contract_check):  # noqa: F811
-    yield
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +120,63 @@ def fetch_all(
     raise AssertionError("the fetch did not finish")
 
 
+def run_all(connection, inputs, *, max_calls=5000, between=None, state=None, fresh_every=None):
+    """Fetch Event through ``Integration.run`` with the checkpoint until it returns nothing; a
+    Failed call (retryable) is retried with the same checkpoint. ``fresh_every``: a new
+    Integration and connection (a killed and restarted process) every N calls."""
+    got: list[tuple[str, int]] = []
+    state = {} if state is None else state
+    checkpoint = state.get("checkpoint")
+    calls = failures = 0
+    integration = Integration.load(entry_points=False)
+    active = integration.connect(connection)
+    try:
+        while calls < max_calls:
+            calls += 1
+            if fresh_every and calls % fresh_every == 0:
+                active.close()
+                integration = Integration.load(entry_points=False)
+                active = integration.connect(connection)
+            call = dict(inputs, **({"Checkpoint": checkpoint} if checkpoint else {}))
+            envelope = integration.run("Fetch Event", call, active)
+            if envelope["return_data"] != "Successful":
+                assert envelope["error"]["retryable"], envelope["error"]
+                failures += 1
+                assert failures < 300
+                continue
+            got.extend(
+                (e["id"], parse_server_timestamp(e["updatedAt"])) for e in envelope["events"]
+            )
+            checkpoint = state["checkpoint"] = envelope["checkpoint"]
+            assert checkpoint.startswith("cj1.")
+            if between:
+                between(calls)
+            if not envelope["events"] and not envelope["has_more"]:
+                return got, calls
+    finally:
+        active.close()
+    raise AssertionError("the fetch did not finish")
+
+
+def window_inputs(start, end, mapping, limit=100, query=None):
+    inputs = {"Start Time": start, "End Time": end, "Number of Event(s) Fetched": limit,
+              "Field Mapping File": mapping}  # fmt: skip
+    if query:
+        inputs["Search Condition"] = query
+    return inputs
+
+
+@pytest.fixture(scope="module")
+def key_mapping(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mapping") / "keys.yaml"
+    path.write_text(
+        "main_event_json_path: $.data\nfields:\n"
+        "  - {field_name: id, source_field: .id}\n"
+        "  - {field_name: updatedAt, source_field: .updatedAt}\n"
+    )
+    return str(path)
+
+
 def assert_exact(got, expected: set[tuple[str, int]]):
     assert len(got) == len(set(got)), f"{len(got) - len(set(got))} duplicates"
     missing, extra = expected - set(got), set(got) - expected
@@ -144,16 +196,14 @@ def fixed(sb: Sandbox):
     return lambda: sb.clock.now_ms()
 
 
-def test_more_than_20000_alerts_in_the_window(sandbox):
+def test_more_than_20000_alerts_in_the_window(sandbox, key_mapping):
     rng = random.Random(11)
     updated = sorted(BASE_MS + rng.randrange(0, 10 * HOUR) for _ in range(25_000))
     created = [BASE_MS - rng.randrange(0, 40 * HOUR) for _ in updated]  # createdAt unrelated
     alerts = make_alerts(updated, created)
     sandbox.store.replace_alerts(alerts)
     sandbox.requests.clear()
-    cp = start_checkpoint(BASE_MS, BASE_MS + 10 * HOUR, query_digest(""))
-    with backend_for(sandbox).client as client:
-        got, _ = fetch_all(JsmBackend(client), cp, fixed(sandbox))
+    got, _ = run_all(sandbox.connection, window_inputs(BASE_MS, BASE_MS + 10 * HOUR, key_mapping))
     assert_exact(got, {(a["id"], a["updatedAt"]) for a in alerts})
     check_cap(sandbox)
     lists = [r for r in sandbox.requests if r.path.endswith("/v1/alerts")]
@@ -161,7 +211,7 @@ def test_more_than_20000_alerts_in_the_window(sandbox):
     assert max(int(r.query["offset"][0]) for r in lists) < 100
 
 
-def test_hundreds_share_one_createdat_and_updatedat_across_pages(sandbox):
+def test_hundreds_share_one_createdat_and_updatedat_across_pages(sandbox, key_mapping):
     tie = BASE_MS + HOUR
     for limit, size in ((100, 730), (37, 730), (1, 130)):
         updated = (
@@ -170,34 +220,30 @@ def test_hundreds_share_one_createdat_and_updatedat_across_pages(sandbox):
         alerts = make_alerts(updated)
         sandbox.store.replace_alerts(alerts)
         sandbox.requests.clear()
-        cp = start_checkpoint(BASE_MS, BASE_MS + 2 * HOUR, query_digest(""))
-        with backend_for(sandbox).client as client:
-            got, _ = fetch_all(JsmBackend(client), cp, fixed(sandbox), limit=limit)
+        inputs = window_inputs(BASE_MS, BASE_MS + 2 * HOUR, key_mapping, limit)
+        got, _ = run_all(sandbox.connection, inputs)
         assert_exact(got, {(a["id"], a["updatedAt"]) for a in alerts})
         check_cap(sandbox)
 
 
-def test_one_createdat_many_updatedat(sandbox):
+def test_one_createdat_many_updatedat(sandbox, key_mapping):
     """JSM-specific: the keyset walks createdAt; one createdAt millisecond spans the window."""
     updated = [BASE_MS + 7 * i for i in range(900)]
     alerts = make_alerts(updated, [BASE_MS - HOUR] * 900)
     sandbox.store.replace_alerts(alerts)
-    cp = start_checkpoint(BASE_MS, BASE_MS + HOUR, query_digest(""))
-    with backend_for(sandbox).client as client:
-        got, _ = fetch_all(JsmBackend(client), cp, fixed(sandbox), limit=41)
+    got, _ = run_all(sandbox.connection, window_inputs(BASE_MS, BASE_MS + HOUR, key_mapping, 41))
     assert_exact(got, {(a["id"], a["updatedAt"]) for a in alerts})
 
 
-def test_search_condition_is_parenthesised_and_window_in_query(sandbox):
+def test_search_condition_is_parenthesised_and_window_in_query(sandbox, key_mapping):
     updated = [BASE_MS + i * 1000 for i in range(400)]
     statuses = ["open" if i % 3 else "closed" for i in range(400)]
     alerts = make_alerts(updated, statuses=statuses)
     sandbox.store.replace_alerts(alerts)
     sandbox.requests.clear()
     condition = "status: closed OR tinyId: 2"
-    cp = start_checkpoint(BASE_MS, BASE_MS + HOUR, query_digest(condition))
-    with backend_for(sandbox).client as client:
-        got, _ = fetch_all(JsmBackend(client), cp, fixed(sandbox), condition=condition)
+    inputs = window_inputs(BASE_MS, BASE_MS + HOUR, key_mapping, query=condition)
+    got, _ = run_all(sandbox.connection, inputs)
     expected = {
         (a["id"], a["updatedAt"]) for a in alerts if int(a["tinyId"]) % 3 == 1 or a["tinyId"] == "2"
     }
@@ -206,38 +252,22 @@ def test_search_condition_is_parenthesised_and_window_in_query(sandbox):
     assert first == f"({condition}) AND updatedAt >= {BASE_MS} AND updatedAt < {BASE_MS + HOUR}"
 
 
-def test_kill_and_resume_from_the_saved_checkpoint(sandbox):
+def test_kill_and_resume_from_the_saved_checkpoint(sandbox, key_mapping):
+    """Every third call runs in a new Integration and connection (a restarted process) from the
+    checkpoint string alone."""
     rng = random.Random(5)
     updated = (
         sorted(BASE_MS + rng.randrange(0, HOUR) for _ in range(2000)) + [BASE_MS + HOUR - 1] * 300
     )
     alerts = make_alerts(updated)
     sandbox.store.replace_alerts(alerts)
-    cp = start_checkpoint(BASE_MS, BASE_MS + HOUR, query_digest(""))
-    got: list[tuple[str, int]] = []
-    saved = cp.encode()
-    for round_ in range(200):  # each round: a fresh process (client) that is killed after 3 calls
-        with backend_for(sandbox).client as client:
-            backend = JsmBackend(client)
-            current = JsmCheckpoint.decode(saved)
-            done = False
-            for _ in range(3):
-                outcome = window(backend, current, "", 23, sandbox.clock.now_ms())
-                got.extend(
-                    (a["id"], parse_server_timestamp(a["updatedAt"])) for a in outcome.alerts
-                )
-                saved = outcome.checkpoint.encode()
-                current = outcome.checkpoint
-                if not outcome.alerts and not outcome.has_more:
-                    done = True
-                    break
-            if done:
-                break
-    assert round_ < 199
+    inputs = window_inputs(BASE_MS, BASE_MS + HOUR, key_mapping, 23)
+    got, calls = run_all(sandbox.connection, inputs, fresh_every=3)
+    assert calls > 30
     assert_exact(got, {(a["id"], a["updatedAt"]) for a in alerts})
 
 
-def test_alerts_updated_while_fetching():
+def test_alerts_updated_while_fetching(key_mapping):
     """Real clock: updates land at 'now', inside a window that ends in the future."""
     with Sandbox(alerts=3000, seed=5, platform="jsm") as sb:
         start = sb.clock.now_ms() - 8 * 24 * HOUR
@@ -250,13 +280,11 @@ def test_alerts_updated_while_fetching():
                 sb.churn(0)
 
         state: dict = {}
-        cp = start_checkpoint(start, end, query_digest(""))
-        with backend_for(sb).client as client:
-            backend = JsmBackend(client)
-            got, _ = fetch_all(backend, cp, sb.clock.now_ms, between=stop_churn, state=state)
-            time.sleep(SETTLE_MS / 1000 + 0.3)  # the last updates are read once settled
-            later, _ = fetch_all(backend, cp, sb.clock.now_ms, state=state)
-            got += later
+        inputs = window_inputs(start, end, key_mapping)
+        got, _ = run_all(sb.connection, inputs, between=stop_churn, state=state)
+        time.sleep(SETTLE_MS / 1000 + 0.3)  # the last updates are read once settled
+        later, _ = run_all(sb.connection, inputs, state=state)
+        got += later
         final = {(a["id"], parse_server_timestamp(a["updatedAt"])) for a in sb.store.alerts}
     got_set = set(got)
     assert len(got) == len(got_set), "duplicates"
@@ -265,7 +293,7 @@ def test_alerts_updated_while_fetching():
         assert alert_id in before and ms <= max(m for i, m in final if i == alert_id)
 
 
-def test_injected_429_and_5xx_never_lose_or_repeat():
+def test_injected_429_and_5xx_never_lose_or_repeat(key_mapping):
     rng = random.Random(2)
     updated = sorted(BASE_MS + rng.randrange(0, HOUR) for _ in range(1500)) + [BASE_MS + HOUR] * 150
     alerts = make_alerts(updated)
@@ -273,9 +301,8 @@ def test_injected_429_and_5xx_never_lose_or_repeat():
         sb.store.replace_alerts(alerts)
         sb.faults.add("html_5xx", paths=f"{sb.jsm_prefix}/alerts", probability=0.25, status=502)
         sb.rate_limits.set("search", per_second=40, period_seconds=1)
-        cp = start_checkpoint(BASE_MS, BASE_MS + 2 * HOUR, query_digest(""))
-        with backend_for(sb, max_retry_time=0.5).client as client:
-            got, calls = fetch_all(JsmBackend(client), cp, fixed(sb))
+        connection = {**sb.connection, "max_retry_time": 0.5}
+        got, calls = run_all(connection, window_inputs(BASE_MS, BASE_MS + 2 * HOUR, key_mapping))
         lists = [r for r in sb.requests if r.path.endswith("/v1/alerts")]
         statuses = {r.status for r in lists}
     assert_exact(got, {(a["id"], a["updatedAt"]) for a in alerts})
@@ -339,7 +366,7 @@ def test_checkpoint_of_the_other_platform_is_refused():
     limit=st.sampled_from([13, 50, 99, 100]),
     window=st.tuples(st.integers(0, 2500), st.integers(2500, 6000)),
 )
-def test_random_alert_sets(sandbox, groups, limit, window):
+def test_random_alert_sets(sandbox, key_mapping, groups, limit, window):
     updated: list[int] = []
     created: list[int] = []
     for offset, size, created_shift in groups:
@@ -349,8 +376,6 @@ def test_random_alert_sets(sandbox, groups, limit, window):
     sandbox.store.replace_alerts(alerts)
     sandbox.requests.clear()
     start, end = BASE_MS + window[0], BASE_MS + window[1]
-    cp = start_checkpoint(start, end, query_digest(""))
-    with backend_for(sandbox).client as client:
-        got, _ = fetch_all(JsmBackend(client), cp, fixed(sandbox), limit=limit)
+    got, _ = run_all(sandbox.connection, window_inputs(start, end, key_mapping, limit))
     assert_exact(got, {(a["id"], a["updatedAt"]) for a in alerts if start <= a["updatedAt"] < end})
     check_cap(sandbox)

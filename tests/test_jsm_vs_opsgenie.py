@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-from jsm_contract import jsm_contract_check  # noqa: F401
 
 from opsgenie_integration import errors
 from opsgenie_integration.backends.jsm import JsmBackend, JsmClient
@@ -30,11 +29,6 @@ from opsgenie_integration.sandbox import Sandbox
 
 CLOCK = "2024-03-06T12:00:00Z"
 ACCT = "712020:"
-
-
-@pytest.fixture(autouse=True)
-def _contract(jsm_contract_check):  # noqa: F811
-    yield
 
 
 @pytest.fixture(scope="module")

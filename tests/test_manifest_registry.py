@@ -45,7 +45,10 @@ def test_manifest_declares_the_six_commands():
     ]
     params = {p.id: p for p in manifest.connection_parameters}
     assert params["server_url"].default == "https://api.opsgenie.com"
-    assert params["api_key"].secret and params["api_key"].required
+    # the API Key is required with platform opsgenie (the default), the API Token with jsm: the
+    # connection schema says so (if/then), so neither is required on its own
+    assert params["api_key"].secret and params["api_token"].secret
+    assert params["platform"].default == "opsgenie"
     assert params["api_version"].default == "v2"
     for command in manifest.commands:
         for parameter in command.inputs:
