@@ -87,6 +87,9 @@ class OpsGenieClient:
     ``(method, path, status, body)`` of every answer received, in order.
     """
 
+    #: The service named in transport error messages (a subclass talking to another says so).
+    SERVICE = "OpsGenie"
+
     def __init__(
         self,
         server_url: str = DEFAULT_SERVER_URL,
@@ -278,9 +281,9 @@ class OpsGenieClient:
             if not _is_timeout(exc):
                 raise _connection_error(exc, self.base_url, path) from None
             raise errors.RequestTimeoutError(
-                f"OpsGenie did not answer GET {path} within the timeout "
+                f"{self.SERVICE} did not answer GET {path} within the timeout "
                 f"(connect {self.timeout[0]:g} s, read {self.timeout[1]:g} s).",
-                hint="Check the Server URL and the network path to OpsGenie, or raise Timeout.",
+                hint=f"Check the Server URL and the network path to {self.SERVICE}, or raise Timeout.",
             ) from None
         except requests.exceptions.RetryError:
             raise errors.TransportError(
@@ -288,9 +291,9 @@ class OpsGenieClient:
             ) from None
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
             raise errors.RequestTimeoutError(
-                f"OpsGenie stopped sending the answer to GET {path} for longer than the read timeout "
+                f"{self.SERVICE} stopped sending the answer to GET {path} for longer than the read timeout "
                 f"({self.timeout[1]:g} s).",
-                hint="Check the network path to OpsGenie, or raise Timeout.",
+                hint=f"Check the network path to {self.SERVICE}, or raise Timeout.",
             ) from None
         except (
             requests.exceptions.ChunkedEncodingError,
@@ -300,7 +303,7 @@ class OpsGenieClient:
         ):
             raise errors.TransportError(
                 f"The connection was closed before the whole answer to GET {path} arrived.",
-                hint="A proxy or OpsGenie cut the answer short; try again.",
+                hint=f"A proxy or {self.SERVICE} cut the answer short; try again.",
             ) from None
         except requests.exceptions.RequestException as exc:
             raise errors.TransportError(
@@ -326,16 +329,16 @@ class OpsGenieClient:
             if size > MAX_BODY_BYTES:
                 raise errors.BadResponseError(
                     f"The answer to GET {path} is larger than {MAX_BODY_BYTES // 1_000_000} MB; "
-                    "OpsGenie's answers are far smaller.",
+                    f"{self.SERVICE}'s answers are far smaller.",
                     status_code=response.status_code,
                     path=path,
-                    hint="Check the Server URL: something other than OpsGenie answered.",
+                    hint=f"Check the Server URL: something other than {self.SERVICE} answered.",
                 )
             if time.monotonic() > deadline:
                 raise errors.RequestTimeoutError(
                     f"The answer to GET {path} kept arriving for more than "
                     f"{self.timeout[1] * ANSWER_DEADLINE_FACTOR:g} s; it was abandoned.",
-                    hint="Check the network path to OpsGenie, or raise Timeout.",
+                    hint=f"Check the network path to {self.SERVICE}, or raise Timeout.",
                 )
             chunks.append(chunk)
         response._content_consumed = True  # read to the end: requests may pool the connection again

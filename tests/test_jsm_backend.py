@@ -336,3 +336,11 @@ def test_opsgenie_only_calls_are_not_supported(backend, requests_mock):
     with pytest.raises(AttributeError):
         backend.no_such_method  # noqa: B018
     assert requests_mock.request_history == []
+
+
+def test_transport_errors_name_jira_service_management(backend, requests_mock):
+    import requests
+
+    requests_mock.get(f"{OPS}/alerts", exc=requests.exceptions.ReadTimeout)
+    with pytest.raises(errors.RequestTimeoutError, match="^Jira Service Management did not answer GET"):
+        backend.list_alerts()

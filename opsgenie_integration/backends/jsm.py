@@ -116,6 +116,8 @@ class JsmClient(OpsGenieClient):
         ValueError: neither site nor cloud id, a bad URL, an empty e-mail or token.
     """
 
+    SERVICE = "Jira Service Management"
+
     def __init__(
         self,
         *,
