@@ -38,6 +38,7 @@ FORMAT_CHECKER = FormatChecker(formats=())
 FORMAT_CHECKER.checks("opsgenie-time")(lambda v: not isinstance(v, (str, int)) or is_user_time(v))
 FORMAT_CHECKER.checks("opsgenie-checkpoint")(lambda v: not isinstance(v, str) or is_checkpoint(v))
 FORMAT_CHECKER.checks("opsgenie-server-url")(_is_server_url)
+FORMAT_CHECKER.checks("jsm-site-url")(_is_server_url)
 
 
 def _is_enclosable_query(value: object) -> bool:
@@ -80,6 +81,8 @@ _FORMAT_EXPECTED = {
     "balanced, without \\( \\) outside quotes or a trailing \\ (it is sent as (<query>) AND <time window>)",
     "opsgenie-server-url": "expected https://api.opsgenie.com (US) or https://api.eu.opsgenie.com (EU); "
     "http only for loopback hosts; no path, query or credentials",
+    "jsm-site-url": "expected the Jira site, https://<name>.atlassian.net (http only for loopback "
+    "hosts; no path, query or credentials)",
 }
 _TYPE_NAMES = {
     "integer": "an integer",
