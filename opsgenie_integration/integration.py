@@ -149,8 +149,15 @@ class Integration:
         Raises:
             ConnectionSettingsError: every problem, naming the setting; never the key.
         """
-        redactor = redactor if redactor is not None else self.redactor_for(settings)
-        redactor.add(self.redactor_for(settings).secrets)
+        found = self.redactor_for(settings)
+        if redactor is None:
+            redactor = found
+        else:
+            redactor.update(found)
+        return self._connect(settings, session, redactor)
+
+    def _connect(self, settings: Mapping[str, Any], session: Any, redactor: Redactor) -> Connection:
+        """``connect`` with a redactor that already holds the secrets of ``settings``."""
         try:
             values = self._connection_validator.validate(settings, redactor=redactor)
         except ConnectionSettingsError:
@@ -258,7 +265,7 @@ class Integration:
 
     def run(
         self,
-        command: str,
+        command: str | CommandDefinition,
         inputs: Mapping[str, Any] | None = None,
         connection: Connection | Mapping[str, Any] | None = None,
         *,
@@ -267,7 +274,7 @@ class Integration:
         """Run one command and return its envelope (``schemas/envelope.schema.json``).
 
         Args:
-            command: display name or id.
+            command: display name or id, or a definition ``command()`` returned (not resolved again).
             inputs: by display name or id.
             connection: a ``Connection``, or settings to connect with (closed afterwards).
             redactor: extended with the connection's secrets when settings are given (the CLI
@@ -276,14 +283,20 @@ class Integration:
         Never raises for bad input, bad settings or OpsGenie failures: those are Failed envelopes.
         """
         started = time.monotonic()
-        definition = self.command(command)
+        if isinstance(command, CommandDefinition) and command.id in self._commands:
+            definition: CommandDefinition | None = command
+        else:
+            definition = self.command(command)  # type: ignore[arg-type]
         display = definition.name if definition else printable_name(command)
         owned: Connection | None = None
         if isinstance(connection, Connection):
             redactor = connection.redactor
         else:
-            redactor = redactor if redactor is not None else self.redactor_for(connection)
-            redactor.add(self.redactor_for(connection).secrets)
+            found = self.redactor_for(connection)
+            if redactor is None:
+                redactor = found
+            else:
+                redactor.update(found)
         try:
             if definition is None:
                 raise unknown_command(command, self.commands)
@@ -302,7 +315,7 @@ class Integration:
                     ]
                 )
             else:
-                owned = active = self.connect(connection, redactor=redactor)
+                owned = active = self._connect(connection, None, redactor)
             self.plugin_manager.hook.opsgenie_before_command(command=display, inputs=inputs_by_id)
             begin = getattr(active.client, "begin_command", None)
             if callable(begin):

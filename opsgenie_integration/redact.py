@@ -95,6 +95,11 @@ class Redactor:
             self._secrets |= new
             self._needles = sorted(self._secrets, key=len, reverse=True)
 
+    def update(self, other: Redactor) -> None:
+        """Hide ``other``'s secrets and keep its variables from children too."""
+        self.add(other.secrets)
+        self.variables |= other.variables
+
     def __bool__(self) -> bool:
         return bool(self._secrets)
 

@@ -8,6 +8,7 @@ the other.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 
@@ -22,7 +23,8 @@ def is_loopback_host(host: str) -> bool:
 
 
 def normalize_server_url(server_url: str) -> str:
-    """Check and normalise the Server URL setting.
+    """Check and normalise the Server URL setting (computed once per distinct value: validation
+    and the client both ask).
 
     Returns ``scheme://host[:port]`` with no trailing slash (a trailing ``/`` or ``/v2`` is
     dropped, so paths never become ``//v2``).
@@ -33,6 +35,11 @@ def normalize_server_url(server_url: str) -> str:
     """
     if not isinstance(server_url, str) or not server_url.strip():
         raise ValueError("expected a URL such as https://api.opsgenie.com")
+    return _normalize(server_url)
+
+
+@lru_cache(maxsize=64)
+def _normalize(server_url: str) -> str:
     text = server_url.strip()
     try:
         parts = urlsplit(text)

@@ -24,6 +24,7 @@ from opsgenie_integration.secrets import literal_secrets, split_reference
 EXAMPLE_PLUGIN = REPO / "examples" / "vault_plugin"
 OTHER_SECRET = "b7c6d5e4-f3a2-4190-8b7c-6d5e4f3a2b1c"  # stored beside the key in the vault
 
+
 def mock_test_connection(m: rm.Mocker) -> None:
     """OpsGenie answers both calls of Test Connection (account, then one alert)."""
     m.get(f"{BASE}/v2/account", json=load_fixture("account.json"))
@@ -131,10 +132,6 @@ def test_env_missing_names_the_reference(integration, conn, monkeypatch):
     envelope = integration.run("Test Connection", {}, dict(conn, api_key="env:OG_NOT_SET"))
     assert "'env:OG_NOT_SET'" in envelope["error"]["text"]
     assert "[REDACTED]" not in json.dumps(envelope)
-
-
-
-
 
 
 def test_env_missing_in_the_health_check_names_the_reference(integration, conn, monkeypatch):

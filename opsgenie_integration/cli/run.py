@@ -87,7 +87,7 @@ def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     params = parse_params(args)
     try:
         with SandboxConnection(args, stderr) as settings:
-            envelope = integration.run(definition.id, params, settings, redactor=redactor)
+            envelope = integration.run(definition, params, settings, redactor=redactor)
             envelope = with_connection_hint(envelope, settings)
     except OpsGenieIntegrationError as exc:  # an unusable --connection file
         envelope = redactor.value(env.failure(definition.name, exc))
