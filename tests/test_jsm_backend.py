@@ -342,5 +342,7 @@ def test_transport_errors_name_jira_service_management(backend, requests_mock):
     import requests
 
     requests_mock.get(f"{OPS}/alerts", exc=requests.exceptions.ReadTimeout)
-    with pytest.raises(errors.RequestTimeoutError, match="^Jira Service Management did not answer GET"):
+    with pytest.raises(
+        errors.RequestTimeoutError, match="^Jira Service Management did not answer GET"
+    ):
         backend.list_alerts()
