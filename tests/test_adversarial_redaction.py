@@ -22,8 +22,10 @@ from conftest import BASE
 
 from opsgenie_integration import Integration
 from opsgenie_integration.cli import main
+from opsgenie_integration.cli.output import print_json
 from opsgenie_integration.errors import ConnectionSettingsError
 from opsgenie_integration.healthcheck import TestConnectionCheck
+from opsgenie_integration.redact import Redactor
 
 #: Not conftest.API_KEY: these tests look for the key themselves.
 KEY = "7c2e9a14-5b3d-4f60-8e1a-2d9c4b7f0a35"
@@ -221,3 +223,26 @@ def test_a_mistyped_key_with_a_colon_is_not_shown_as_its_scheme():
     assert envelope["error"]["type"] == "configuration"
     shown = json.dumps(envelope)
     assert key[:8] not in shown and key[:23] not in shown
+
+
+# -- 6. values the redactor cannot walk are passed through, then printed with str() -------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Redactor.value returns sets, bytes and other objects unchanged even when pickle "
+    "found the key in them; print_json then renders them with default=str, key included",
+)
+def test_a_plugin_output_that_is_not_plain_json_is_still_redacted_when_printed():
+    envelope = {
+        "command": "Get Schedules",
+        "return_data": "Successful",
+        "raw_data": None,
+        "error": None,
+        "tags": {f"key={KEY}"},
+        "blob": f"key={KEY}".encode(),
+        "detail": ValueError(f"refused key {KEY}"),
+    }
+    out = io.StringIO()
+    print_json(out, Redactor([KEY]).value(envelope))
+    assert _leaks(out.getvalue()) == []
