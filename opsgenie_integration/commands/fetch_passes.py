@@ -271,7 +271,11 @@ def fetch(
                 f"{iso(created or 0)}; Jira Service Management cannot page through them."
             )
         count = body.get("count")
-        dry = len(values) < size and not (isinstance(count, int) and offset + len(values) < count)
+        # a short page ends the pass unless the count says the server cut the page short; an
+        # empty page always does
+        dry = not values or (
+            len(values) < size and not (isinstance(count, int) and offset + len(values) < count)
+        )
         if out and not dry:  # something new: return it (one request per call as a rule)
             tail, floor = _bounded_tail(tail, cp.floor)
             nxt = PassCheckpoint(
