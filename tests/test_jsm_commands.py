@@ -240,3 +240,29 @@ def test_jsm_checkpoint_given_to_opsgenie_names_the_parameter(integration_, pair
         "Checkpoint (checkpoint): was made by Fetch Event against Jira Service Management"
         in envelope["error"]["message"]
     )
+
+
+def test_throttling_server_errors_and_no_answer_are_failed_envelopes(integration_, pair):
+    _, jsm = pair
+    conn = {**jsm.connection, "max_retry_time": 0}
+    try:
+        jsm.rate_limits.set("configuration", per_second=0.001)
+        integration_.run("Get Schedules", {}, conn)  # spends the bucket
+        throttled = integration_.run("Get Schedules", {}, conn)
+        assert throttled["error"]["type"] == "rate_limited" and throttled["error"]["retryable"]
+        assert throttled["error"]["status_code"] == 429
+        jsm.rate_limits.clear()
+        jsm.faults.add("html_5xx", paths=f"{jsm.jsm_prefix}/schedules", count=1, status=503)
+        failed = integration_.run("Get Schedules", {}, conn)
+        assert failed["error"]["type"] == "server" and "HTML page" in failed["error"]["message"]
+        retried = integration_.run("Get Schedules", {}, {**jsm.connection, "max_retry_time": 5})
+        assert retried["return_data"] == "Successful"
+    finally:
+        jsm.rate_limits.clear()
+        jsm.faults.clear()
+    gone = integration_.run(
+        "Get Schedules",
+        {},
+        {**conn, "site": "http://127.0.0.1:9", "server_url": "http://127.0.0.1:9"},
+    )
+    assert gone["error"]["type"] == "transport" and gone["error"]["status_code"] is None
