@@ -78,10 +78,13 @@ def _alert_count(text: str) -> int:
     return value
 
 
+_CREDENTIALS = {fold_name("api_key"), fold_name("api_token")}
+
+
 def _key_given(settings: Any) -> bool:
     """Whether ``settings`` hold a non-empty API Key or API Token under any spelling of its name."""
     return isinstance(settings, Mapping) and any(
-        isinstance(name, str) and fold_name(name) in ("api key", "api token") and value
+        isinstance(name, str) and fold_name(name) in _CREDENTIALS and value
         for name, value in settings.items()
     )
 
