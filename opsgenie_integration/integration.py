@@ -229,6 +229,7 @@ class Integration:
                 timeout=values["timeout"],
                 max_retry_time=values["max_retry_time"],
                 session=session,
+                redactor=redactor,
             )
         except ValueError as exc:  # the resolved token cannot travel in a header
             raise ConnectionSettingsError(

@@ -34,7 +34,9 @@ from typing import Any
 import requests
 
 from .. import errors
-from ..client import ALERT_PAGING_CAP, OpsGenieClient, encode_segment, normalize_server_url
+from ..client import ALERT_PAGING_CAP, OpsGenieClient
+from ..redact import Redactor
+from ..urls import encode_segment, normalize_server_url
 from .base import AccessCheck, NotSupportedError
 
 log = logging.getLogger(__name__)
@@ -110,7 +112,8 @@ class JsmClient(OpsGenieClient):
         site: ``https://<name>.atlassian.net`` (cloud id and Jira user API), or None.
         cloud_id: the cloud id, or None to read it from ``site``.
         api_url: the API gateway, ``https://api.atlassian.com`` (http only for loopback).
-        timeout, max_retry_time, session: as for ``OpsGenieClient``.
+        timeout, max_retry_time, session, redactor: as for ``OpsGenieClient`` (the redactor
+            hides the token and the Basic credentials in quoted answers).
 
     Raises:
         ValueError: neither site nor cloud id, a bad URL, an empty e-mail or token.
@@ -129,11 +132,14 @@ class JsmClient(OpsGenieClient):
         timeout: float = 30.0,
         max_retry_time: float = 60.0,
         session: requests.Session | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         if not site and not cloud_id:
             raise ValueError("give the Site (https://<name>.atlassian.net) or the Cloud ID")
         if not email or not isinstance(email, str) or ":" in email or not email.strip():
             raise ValueError("Email must be the Atlassian account's e-mail address")
+        if redactor is None:
+            redactor = Redactor([api_token, basic_credentials(email, api_token)])
         super().__init__(
             api_url,
             api_token,
@@ -141,13 +147,13 @@ class JsmClient(OpsGenieClient):
             timeout=timeout,
             max_retry_time=max_retry_time,
             session=session,
+            redactor=redactor,
         )
         self.site = normalize_server_url(site) if site else None
         self._cloud_id = cloud_id.strip() if cloud_id else None
         if self._cloud_id is not None and (not self._cloud_id or "/" in self._cloud_id):
             raise ValueError("Cloud ID must be the site's cloud id (a UUID)")
         credentials = basic_credentials(email, api_token)
-        self._secrets = (api_token.encode(), credentials.encode())
         self.session.headers["Authorization"] = f"Basic {credentials}"
 
     @property
@@ -196,8 +202,7 @@ class JsmClient(OpsGenieClient):
 
     def _decode(self, response: requests.Response, raw: bytes, path: str) -> Any:  # type: ignore[override]
         status = response.status_code
-        for secret in self._secrets:
-            raw = raw.replace(secret, b"[REDACTED]")
+        raw = self._hidden(raw)  # the token and the Basic credentials are never quoted
         body: Any = None
         if raw.strip():
             try:
