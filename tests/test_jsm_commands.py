@@ -266,3 +266,22 @@ def test_throttling_server_errors_and_no_answer_are_failed_envelopes(integration
         {**conn, "site": "http://127.0.0.1:9", "server_url": "http://127.0.0.1:9"},
     )
     assert gone["error"]["type"] == "transport" and gone["error"]["status_code"] is None
+
+
+def test_one_bulk_people_call_per_command(integration_, pair):
+    og, jsm = pair
+    for schedule in og.store.schedule_list():
+        for command, inputs in (
+            ("Get On-call User", {"Schedule Name": schedule["name"]}),
+            ("Get Schedule Timeline", {"Schedule Name": schedule["name"], "Interval": 2}),
+        ):
+            jsm.requests.clear()
+            envelope = integration_.run(command, inputs, jsm.connection)
+            assert envelope["return_data"] == "Successful", envelope["error"]
+            bulk = [r for r in jsm.requests if r.path.endswith("/user/bulk")]
+            assert len(bulk) <= 1, (command, schedule["name"])
+            og.requests.clear()
+            integration_.run(command, inputs, og.connection)
+            ours = [r for r in og.requests if r.path.endswith(("/on-calls", "/timeline"))]
+            theirs = [r for r in jsm.requests if r.path.endswith(("/on-calls", "/timeline"))]
+            assert len(theirs) == len(ours)  # no more platform calls than in OpsGenie mode

@@ -302,6 +302,7 @@ class JsmBackend:
         self._schedule_ids: dict[str, dict[str, Any]] = {}
         self._teams: dict[str, str] | None = None
         self._schedule_names: dict[str, Any] | None = None
+        self._flat_ahead: dict[tuple, dict] = {}
         #: JSM answers received by the current command, in order (``raw`` of the results).
         self.answers: list[Any] = []
 
@@ -331,6 +332,7 @@ class JsmBackend:
         self._schedule_ids.clear()
         self._teams = None
         self._schedule_names = None
+        self._flat_ahead.clear()
         self.answers = []
 
     def close(self) -> None:
@@ -629,17 +631,9 @@ class JsmBackend:
         ``{_parent, onCallRecipients: [name], onCallAccountIds: [id]}``.
         """
         schedule_id, parent = self._schedule_id(identifier, identifier_type)
-        params: dict[str, Any] = {
-            "flat": None if flat is None else ("true" if flat else "false"),
-            "date": date,
-        }
-        body = self._get([OPS, "schedules", schedule_id, "on-calls"], params)
-        if not isinstance(body, dict):
-            raise errors.BadResponseError(
-                "Jira Service Management's on-call answer is not an object.", status_code=200
-            )
+        body = self._on_calls(schedule_id, flat, date)
         if flat:
-            ids = [a for a in body.get("onCallUsers") or [] if isinstance(a, str)]
+            ids = self._flat_ids(body)
             people = self.resolve_people(ids)
             data = {
                 "_parent": parent,
@@ -654,6 +648,10 @@ class JsmBackend:
                 status_code=200,
             )
         ids = list(self._user_ids(tree or [], "onCallParticipants"))
+        if self._lists_groups_without_members(tree or []):
+            # a group listed without its members: the flat list is asked for next, so read it
+            # now and resolve everybody in one bulk user call for the command
+            ids += self._flat_ids(self._on_calls(schedule_id, True, date, ahead=True))
         people = self.resolve_people(ids)
         nodes = [
             self._participant(n, people, "onCallParticipants")
@@ -661,6 +659,47 @@ class JsmBackend:
             if isinstance(n, dict)
         ]
         return {"data": {"_parent": parent, "onCallParticipants": nodes}}
+
+    def _on_calls(
+        self, schedule_id: str, flat: bool | None, date: str | None, *, ahead: bool = False
+    ) -> dict:
+        """``GET /v1/schedules/{id}/on-calls``. ``ahead``: a flat answer read before the command
+        asks for it, remembered and given once to that request instead of asking again."""
+        key = (schedule_id, date)
+        if flat and not ahead and key in self._flat_ahead:
+            return self._flat_ahead.pop(key)
+        params: dict[str, Any] = {
+            "flat": None if flat is None else ("true" if flat else "false"),
+            "date": date,
+        }
+        body = self._get([OPS, "schedules", schedule_id, "on-calls"], params)
+        if not isinstance(body, dict):
+            raise errors.BadResponseError(
+                "Jira Service Management's on-call answer is not an object.", status_code=200
+            )
+        if ahead:
+            self._flat_ahead[key] = body
+        return body
+
+    def _lists_groups_without_members(self, nodes: Any, depth: int = 0) -> bool:
+        """Whether the tree names a team, escalation or schedule without its members (at any
+        depth): Get On-call User then asks for the flat list too."""
+        if not isinstance(nodes, list) or depth > 50:
+            return False
+        for node in nodes:
+            if not isinstance(node, dict):
+                continue
+            children = node.get("onCallParticipants")
+            if isinstance(children, list) and children:
+                if self._lists_groups_without_members(children, depth + 1):
+                    return True
+            elif node.get("type") not in (None, "user", "none", "noone"):
+                return True
+        return False
+
+    @staticmethod
+    def _flat_ids(body: dict) -> list[str]:
+        return [a for a in body.get("onCallUsers") or [] if isinstance(a, str)]
 
     def _user_ids(self, nodes: list, child_key: str, depth: int = 0) -> Iterable[str]:
         if depth > 50:
