@@ -20,9 +20,7 @@ from hypothesis import strategies as st
 
 from opsgenie_integration import Integration, errors
 from opsgenie_integration.backends.jsm import JsmBackend, JsmClient
-from opsgenie_integration.checkpoint import CheckpointError as JsmCheckpointError
-from opsgenie_integration.checkpoint import PassCheckpoint as JsmCheckpoint
-from opsgenie_integration.checkpoint import query_digest
+from opsgenie_integration.checkpoint import CheckpointError, PassCheckpoint, query_digest
 from opsgenie_integration.commands.fetch_passes import (
     REREAD_MS,
     SETTLE_MS,
@@ -57,7 +55,7 @@ def backend_for(sb: Sandbox, **kwargs) -> JsmBackend:
 
 
 def window(
-    backend: JsmBackend, checkpoint: JsmCheckpoint, condition: str, limit: int, now: int
+    backend: JsmBackend, checkpoint: PassCheckpoint, condition: str, limit: int, now: int
 ) -> FetchOutcome:
     """One Fetch Event call's window read through the seam's list_alerts."""
 
@@ -86,7 +84,7 @@ def make_alerts(updated: list[int], created: list[int] | None = None, statuses=N
 
 def fetch_all(
     backend: JsmBackend,
-    checkpoint: JsmCheckpoint,
+    checkpoint: PassCheckpoint,
     now_ms,
     *,
     limit=100,
@@ -112,7 +110,7 @@ def fetch_all(
             continue
         assert len(outcome.alerts) <= limit
         got.extend((a["id"], parse_server_timestamp(a["updatedAt"])) for a in outcome.alerts)
-        cp = state["checkpoint"] = JsmCheckpoint.decode(outcome.checkpoint.encode())  # as a string
+        cp = state["checkpoint"] = PassCheckpoint.decode(outcome.checkpoint.encode())  # as a string
         if between:
             between(calls)
         if not outcome.alerts and not outcome.has_more:
@@ -345,13 +343,13 @@ def test_late_indexed_update_inside_the_reread_band_is_returned_once(sandbox):
 
 
 def test_checkpoint_of_the_other_platform_is_refused():
-    with pytest.raises(JsmCheckpointError, match="against OpsGenie"):
-        JsmCheckpoint.decode("ck1.eyJ0IjoxfQ")
+    with pytest.raises(CheckpointError, match="against OpsGenie"):
+        PassCheckpoint.decode("ck1.eyJ0IjoxfQ")
     for bad in ("", "cj1.", "cj1.!!!", "cj1.eyJwIjoianNtIn0", 5):
-        with pytest.raises(JsmCheckpointError):
-            JsmCheckpoint.decode(bad)  # type: ignore[arg-type]
-    cp = JsmCheckpoint(1, 2, 1, frozenset({"a"}), None, "q", {"a": 1}, {"b": 2}, 0)
-    assert JsmCheckpoint.decode(cp.encode()) == cp
+        with pytest.raises(CheckpointError):
+            PassCheckpoint.decode(bad)  # type: ignore[arg-type]
+    cp = PassCheckpoint(1, 2, 1, frozenset({"a"}), None, "q", {"a": 1}, {"b": 2}, 0)
+    assert PassCheckpoint.decode(cp.encode()) == cp
 
 
 @settings(
