@@ -85,9 +85,13 @@ def test_platform_setting():
 
 
 def test_list_alerts_refuses_what_jsm_cannot_do(backend, requests_mock):
-    for kwargs in ({"sort": "updatedAt"}, {"limit": 101}, {"offset": 19_950, "limit": 50}):
+    from opsgenie_integration.backends.base import NotSupportedError
+
+    for kwargs in ({"limit": 101}, {"offset": 19_950, "limit": 50}, {"order": "up"}):
         with pytest.raises(ValueError):
             backend.list_alerts(**kwargs)
+    with pytest.raises(NotSupportedError, match="not by updatedAt"):
+        backend.list_alerts(sort="updatedAt")
     assert not sent(requests_mock, "/alerts")
 
 

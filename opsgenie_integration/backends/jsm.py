@@ -402,16 +402,20 @@ class JsmBackend:
         """``GET /v1/alerts``: ``{"data": [alert as JSM answered it], "count", "links"}``.
 
         Raises:
-            ValueError: ``size`` outside 1..100, ``offset + size`` reaching 20,000, or a sort field
-                JSM does not have (``updatedAt`` among them).
+            ValueError: ``size`` outside 1..100, ``offset + size`` reaching 20,000.
+            NotSupportedError: a sort field JSM does not have (``updatedAt`` among them).
         """
         if not 1 <= limit <= 100 or offset < 0:
             raise ValueError("limit must be 1..100 and offset >= 0")
         if offset + limit >= ALERT_PAGING_CAP:
             raise ValueError(f"offset + size must stay below {ALERT_PAGING_CAP}")
-        if sort not in JSM_ALERT_SORTS or order not in ("asc", "desc"):
-            raise ValueError(
-                f"Jira Service Management sorts alerts only by {', '.join(JSM_ALERT_SORTS)}"
+        if order not in ("asc", "desc"):
+            raise ValueError("order must be asc or desc")
+        if sort not in JSM_ALERT_SORTS:
+            raise NotSupportedError(
+                f"Jira Service Management sorts alerts only by {', '.join(JSM_ALERT_SORTS)}, "
+                f"not by {sort}.",
+                hint="Run this command against an OpsGenie connection (platform: opsgenie).",
             )
         params = {
             "query": query or None,
