@@ -34,11 +34,17 @@ Where JSM makes exactness impossible, and what this module does:
 - **Bounded memory of the re-read band.** At most ``MAX_TAIL`` alerts of the band are remembered;
   when more were returned there, the band is shortened to the newest ``MAX_TAIL`` (the re-read
   starts after the newest millisecond that had to be forgotten), never to duplicates.
-- **Order of alerts sharing one createdAt millisecond.** Paging inside such a group relies on JSM
-  listing it in the same order on consecutive requests. Each deeper page overlaps the previous by
-  one alert; a shift is detected and the group is read again (at most ``MAX_RESCANS`` times, then
-  ``FetchMovingError``, retryable, checkpoint unchanged). More than ``20,000 - 100`` alerts in one
-  createdAt millisecond inside one window cannot be paged (``FetchWindowError``).
+- **Order of alerts sharing one createdAt millisecond.** JSM documents no order among them, and
+  paging inside such a group (the only place ``offset`` is used) relies on JSM listing it in the
+  same order on consecutive requests, as OpsGenie mode relies on it for one updatedAt millisecond.
+  A group that shifts because some of its alerts left the window is detected (each resumed page
+  starts ``TIE_OVERLAP`` consumed alerts early and must start with one of them; each deeper page
+  overlaps the previous by one alert) and read again from its start, at most ``MAX_RESCANS``
+  times, then ``FetchMovingError`` (retryable, checkpoint unchanged). A server that *reorders* a
+  group between requests is not always detected: alerts of that group can then be missed (never
+  repeated); tests/test_jsm_fetch_exactness.py pins both behaviours. Alerts created in distinct
+  milliseconds are never affected. More than ``20,000 - 100`` alerts in one createdAt
+  millisecond inside one window cannot be paged (``FetchWindowError``).
 - **The time clause itself.** JSM's ``from``/``to`` parameters are int32 and cannot carry epoch
   milliseconds, so the window rides in ``query``. Every alert returned is checked against the
   window: an alert older than ``lo`` means the clause was not applied (``BadResponseError``); an
