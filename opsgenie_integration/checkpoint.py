@@ -118,25 +118,31 @@ def _tail_ok(value: object) -> bool:
 
 @dataclass(frozen=True)
 class PassCheckpoint:
-    """Where the next Fetch Event call reading in passes continues (JSM). Times are epoch ms (UTC).
+    """Where the next Fetch Event call reading in passes continues (JSM; ``commands.fetch_passes``).
+    Times are epoch ms (UTC).
 
     ``lo``/``hi``: the current pass's window (``hi`` None: the pass has not begun, it begins at
-    ``lo`` on the next call); ``created``/``ids``: the createdAt cursor and the ids consumed there
-    (None: the pass starts at its beginning); ``end``: the fixed End Time or None; ``query``: the
-    Search Condition's digest; ``tail``: ``{id: updatedAt}`` returned in this pass in its last
-    ``REREAD_MS`` (``commands.fetch_passes``); ``prev``: the same for the previous pass (skipped in this pass's re-read band);
-    ``floor``: re-read never below this (set when ``tail`` had to be shortened).
+    ``lo`` on the next call); ``created``: the createdAt cursor (None: the pass starts at its
+    beginning); ``ids``: ``{id: updatedAt}`` of the alerts consumed at ``created``; ``group``:
+    inside the alerts of ``created``'s millisecond, the updatedAt from which they are still to be
+    read (None: not inside a group), ``width``: the updatedAt width of the last window read
+    there; ``end``: the fixed End Time or None; ``query``: the Search Condition's digest;
+    ``tail``: ``{id: updatedAt}`` returned in this pass in its last ``REREAD_MS``; ``prev``: the
+    same for the previous pass (skipped in this pass's re-read band); ``floor``: re-read never
+    below this (set when ``tail`` had to be shortened).
     """
 
     lo: int
     hi: int | None
     created: int | None
-    ids: frozenset[str]
+    ids: dict[str, int]
     end: int | None
     query: str
     tail: dict[str, int] = field(default_factory=dict)
     prev: dict[str, int] = field(default_factory=dict)
     floor: int = 0
+    group: int | None = None
+    width: int | None = None
 
     def encode(self) -> str:
         payload = {
@@ -144,7 +150,9 @@ class PassCheckpoint:
             "lo": self.lo,
             "hi": self.hi,
             "c": self.created,
-            "ids": sorted(self.ids),
+            "ids": dict(sorted(self.ids.items())),
+            "g": self.group,
+            "w": self.width,
             "end": self.end,
             "q": self.query,
             "tail": dict(sorted(self.tail.items())),
@@ -176,13 +184,16 @@ class PassCheckpoint:
         lo, hi, c, ids = payload.get("lo"), payload.get("hi"), payload.get("c"), payload.get("ids")
         end, q, floor = payload.get("end"), payload.get("q"), payload.get("floor", 0)
         tail, prev = payload.get("tail", {}), payload.get("prev", {})
+        group, width = payload.get("g"), payload.get("w")
         if (
             not _is_ms(lo)
             or not (hi is None or _is_ms(hi))
             or not (c is None or _is_ms(c))
-            or not isinstance(ids, list)
+            or not isinstance(ids, dict)
             or len(ids) > MAX_SEEN_IDS
-            or not all(isinstance(i, str) for i in ids)
+            or not all(isinstance(k, str) and _is_ms(v) for k, v in ids.items())
+            or not (group is None or _is_ms(group))
+            or not (width is None or (_is_ms(width) and width > 0))
             or not (end is None or _is_ms(end))
             or not isinstance(q, str)
             or not _is_ms(floor)
@@ -192,7 +203,7 @@ class PassCheckpoint:
             raise CheckpointError(
                 "is not a checkpoint from a Fetch Event result (fields are missing)"
             )
-        return cls(lo, hi, c, frozenset(ids), end, q, dict(tail), dict(prev), floor)
+        return cls(lo, hi, c, dict(ids), end, q, dict(tail), dict(prev), floor, group, width)
 
 
 def is_checkpoint(value: object) -> bool:
