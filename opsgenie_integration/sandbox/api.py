@@ -105,6 +105,11 @@ ROUTES = (
     Route(("v2", "users"), "configuration", "search", "list_users"),
     Route(("v2", "users", "{identifier}"), "configuration", "configuration", "get_user"),
     Route(("v2", "teams"), "configuration", "configuration", "list_teams"),
+    Route(("v2", "teams", "{identifier}"), "configuration", "configuration", "get_team"),
+    Route(("v2", "escalations"), "configuration", "configuration", "list_escalations"),
+    Route(
+        ("v2", "escalations", "{identifier}"), "configuration", "configuration", "get_escalation"
+    ),
     Route(("v2", "account"), "configuration", "configuration", "get_account"),
 )
 
@@ -437,6 +442,114 @@ class OpsGenieApi:
         expand = "member" in req.list_arg("expand")
         data = [{k: v for k, v in t.items() if expand or k != "members"} for t in self.store.teams]
         return {"data": data, "expandable": ["member"]}
+
+    def get_team(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/teams/{identifier}?identifierType=id|name``: ``{data: {id, name, description,
+        members: [{user: {id, username}, role}]}}``. Unknown team: 404."""
+        check = _Checker()
+        kind = check.choice(req, "identifierType", "id", ("id", "name"))
+        check.done()
+        ident = req.params["identifier"]
+        team = (
+            self.store.find_team(team_id=ident) if kind == "id" else self.store.find_team(name=ident)
+        )
+        if team is None:
+            raise ApiError(404, f"No team exists with {kind} [{ident}]")
+        return {"data": self._served_team(team)}
+
+    def _served_team(self, team: dict) -> dict[str, Any]:
+        members = []
+        for member in team.get("members") or []:
+            ref = member.get("user") or {}
+            user = self.store.find_user(ref.get("id", "")) or self.store.find_user(
+                ref.get("username", "")
+            )
+            if user is None:
+                continue
+            members.append(
+                {
+                    "user": {"id": user["id"], "username": user["username"]},
+                    "role": member.get("role", "user"),
+                }
+            )
+        out = {k: v for k, v in team.items() if k != "members"}
+        out["members"] = members
+        return out
+
+    def _served_recipient(self, recipient: dict) -> dict[str, Any]:
+        """An escalation rule's recipient as OpsGenie answers it: ``{type, id, username}`` for a
+        user, ``{type, id, name}`` for a team, schedule or escalation (names looked up)."""
+        kind = recipient.get("type", "")
+        out: dict[str, Any] = {"type": kind}
+        if kind == "user":
+            user = self.store.find_user(recipient.get("id", "")) or self.store.find_user(
+                recipient.get("username", "")
+            )
+            out["id"] = user["id"] if user else recipient.get("id", "")
+            out["username"] = user["username"] if user else recipient.get("username", "")
+        elif kind in ("team", "schedule", "escalation"):
+            found = {
+                "team": lambda: self.store.find_team(recipient.get("id", ""), ""),
+                "escalation": lambda: self.store.find_escalation(recipient.get("id", ""), ""),
+                "schedule": lambda: self.store.find_schedule(recipient.get("id", "")),
+            }[kind]()
+            if found is None and recipient.get("name"):
+                found = {
+                    "team": lambda: self.store.find_team("", recipient["name"]),
+                    "escalation": lambda: self.store.find_escalation("", recipient["name"]),
+                    "schedule": lambda: self.store.find_schedule(recipient["name"], "name"),
+                }[kind]()
+            out["id"] = found["id"] if found else recipient.get("id", "")
+            out["name"] = found["name"] if found else recipient.get("name", "")
+        return out
+
+    def _served_escalation(self, escalation: dict) -> dict[str, Any]:
+        rules = []
+        for rule in escalation.get("rules") or []:
+            delay = rule.get("delay") or {}
+            rules.append(
+                {
+                    "condition": rule.get("condition", "if-not-acked"),
+                    "notifyType": rule.get("notifyType", "default"),
+                    "delay": {
+                        "timeAmount": int(delay.get("timeAmount", 0)),
+                        "timeUnit": delay.get("timeUnit", "minutes"),
+                    },
+                    "recipient": self._served_recipient(rule.get("recipient") or {}),
+                }
+            )
+        out: dict[str, Any] = {
+            "id": escalation["id"],
+            "name": escalation["name"],
+            "description": escalation.get("description", ""),
+        }
+        if escalation.get("ownerTeam"):
+            out["ownerTeam"] = dict(escalation["ownerTeam"])
+        out["rules"] = rules
+        if escalation.get("repeat"):
+            out["repeat"] = dict(escalation["repeat"])
+        return out
+
+    def list_escalations(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/escalations``: ``{data: [{id, name, description, ownerTeam?, rules:
+        [{condition, notifyType, delay: {timeAmount, timeUnit}, recipient}], repeat?}]}``."""
+        return {"data": [self._served_escalation(e) for e in self.store.escalations]}
+
+    def get_escalation(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/escalations/{identifier}?identifierType=id|name``: ``{data: escalation}`` (see
+        list_escalations). Unknown escalation: 404."""
+        check = _Checker()
+        kind = check.choice(req, "identifierType", "id", ("id", "name"))
+        check.done()
+        ident = req.params["identifier"]
+        escalation = (
+            self.store.find_escalation(esc_id=ident)
+            if kind == "id"
+            else self.store.find_escalation(name=ident)
+        )
+        if escalation is None:
+            raise ApiError(404, f"Escalation with {kind} [{ident}] does not exist")
+        return {"data": self._served_escalation(escalation)}
 
     def get_account(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/account``: ``{data: {name, userCount, plan: {maxUserCount, name, isYearly}}}``."""
