@@ -451,7 +451,9 @@ class OpsGenieApi:
         check.done()
         ident = req.params["identifier"]
         team = (
-            self.store.find_team(team_id=ident) if kind == "id" else self.store.find_team(name=ident)
+            self.store.find_team(team_id=ident)
+            if kind == "id"
+            else self.store.find_team(name=ident)
         )
         if team is None:
             raise ApiError(404, f"No team exists with {kind} [{ident}]")

@@ -93,7 +93,8 @@ def test_on_calls_across_schedules_equal_each_schedules_answer(small_api, small)
         assert [row["_parent"]["id"] for row in rows] == [s["id"] for s in small.store.schedules]
         for row in rows:
             one = small_api.get(
-                f"/v2/schedules/{row['_parent']['id']}/on-calls", params={"flat": flat, "date": date}
+                f"/v2/schedules/{row['_parent']['id']}/on-calls",
+                params={"flat": flat, "date": date},
             ).json()["data"]
             assert row == one
 
