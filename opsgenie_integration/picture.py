@@ -42,7 +42,7 @@ HEADER = 62  # px, title, caption and the now label
 NOTE_HEIGHT = 15  # px, one line of the notes under the axis (names of narrow shifts)
 AXIS = 34  # px, the time axis under the rows
 FONT_SIZE = 12  # px, labels (readable at 100 % zoom)
-CHAR_WIDTH = 7.0  # px, a generous average glyph width at FONT_SIZE in a sans-serif font
+CHAR_WIDTH = 7.8  # px, a generous average glyph width at FONT_SIZE (DejaVu Sans, Arial)
 _PALETTE = (
     "#4c78a8",
     "#f58518",
