@@ -20,6 +20,9 @@ from typing import Any
 
 from .times import parse_server_timestamp
 
+_MIN_MS = 0  # 1970-01-01T00:00:00Z
+_MAX_MS = 253_370_678_400_000  # 9998-12-31T00:00:00Z: a day of slack for any time zone
+
 
 class TimelineShapeError(ValueError):
     """The timeline is not shaped as OpsGenie documents it (the message names the field)."""
@@ -88,9 +91,12 @@ def _instant(period: dict, key: str, where: str) -> int:
     if not isinstance(value, str):
         raise TimelineShapeError(f"{where}.{key} is not a timestamp: {value!r}")
     try:
-        return parse_server_timestamp(value)
-    except ValueError as exc:
+        ms = parse_server_timestamp(value)
+    except (ValueError, OverflowError) as exc:
         raise TimelineShapeError(f"{where}.{key} is not a timestamp: {value!r} ({exc})") from None
+    if not _MIN_MS <= ms <= _MAX_MS:
+        raise TimelineShapeError(f"{where}.{key} is outside 1970..9998: {value!r}")
+    return ms
 
 
 def timeline_rotations(data: Any, which: str = "finalTimeline") -> list[dict]:

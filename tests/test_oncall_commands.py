@@ -11,10 +11,10 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from jsonschema import Draft202012Validator
-from oncall_world import CLOCK, E_OPS, S_DB, S_EMPTY, S_OPS, T_OPS, T_OWLS, U, USERNAME, world
-
 from conftest import API_KEY, REPO
+from jsonschema import Draft202012Validator
+from oncall_world import CLOCK, E_OPS, S_DB, S_OPS, T_OPS, T_OWLS, USERNAME, U, world
+
 from opsgenie_integration import Integration
 from opsgenie_integration.sandbox import Sandbox
 
@@ -91,7 +91,9 @@ def test_next_on_call_across_a_rotation_boundary(integration_, sb):
         "Next on call for Ops Team/EU #1 after 2026-10-20 06:00 UTC: omar@example.com, "
         "Ops escalation (escalation): eve@example.com, ana@example.com and bob@example.com "
         "(via Ops escalation)."
-    ) or envelope["readable"].startswith("Next on call for Ops Team/EU #1 after 2026-10-20 06:00 UTC:")
+    ) or envelope["readable"].startswith(
+        "Next on call for Ops Team/EU #1 after 2026-10-20 06:00 UTC:"
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,9 +105,16 @@ def test_next_on_call_across_a_rotation_boundary(integration_, sb):
     ],
 )
 def test_next_on_call_across_a_dst_change(integration_, sb, date, now_on, next_on):
-    now = ok(integration_, sb, "Get On-call User", {"Schedule Name": "Ops Team/EU #1", "Datetime": date})
+    now = ok(
+        integration_, sb, "Get On-call User", {"Schedule Name": "Ops Team/EU #1", "Datetime": date}
+    )
     assert now_on in names(now["on_call_users"])
-    nxt = ok(integration_, sb, "Get Next On-call User", {"Schedule": S_OPS, "Schedule Identifier Type": "id", "Datetime": date})
+    nxt = ok(
+        integration_,
+        sb,
+        "Get Next On-call User",
+        {"Schedule": S_OPS, "Schedule Identifier Type": "id", "Datetime": date},
+    )
     assert names(nxt["next_on_call_users"])[0] == next_on
     assert sent(sb)[-1][1] == f"/v2/schedules/{S_OPS}/next-on-calls"
     assert sent(sb)[-1][2]["scheduleIdentifierType"] == "id"
@@ -125,18 +134,36 @@ def test_next_on_call_unknown_schedule_is_a_404(integration_, sb):
 # -- Get On-call Users Across Schedules ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("date", ["2026-10-20T06:00:00Z", "2026-10-25T07:30:00Z", "2026-10-27T12:00:00Z"])
+@pytest.mark.parametrize(
+    "date", ["2026-10-20T06:00:00Z", "2026-10-25T07:30:00Z", "2026-10-27T12:00:00Z"]
+)
 def test_across_schedules_equals_each_schedules_answer(integration_, sb, date):
     across = ok(integration_, sb, "Get On-call Users Across Schedules", {"Datetime": date})
-    assert [r["schedule"] for r in across["schedules"]] == ["Ops Team/EU #1", "Database On Call", "Empty"]
+    assert [r["schedule"] for r in across["schedules"]] == [
+        "Ops Team/EU #1",
+        "Database On Call",
+        "Empty",
+    ]
     for row in across["schedules"]:
-        one = ok(integration_, sb, "Get On-call User", {"Schedule Name": row["schedule"], "Datetime": date})
-        assert sorted(names(row["on_call_users"])) == sorted(names(one["on_call_users"])), row["schedule"]
+        one = ok(
+            integration_,
+            sb,
+            "Get On-call User",
+            {"Schedule Name": row["schedule"], "Datetime": date},
+        )
+        assert sorted(names(row["on_call_users"])) == sorted(names(one["on_call_users"])), row[
+            "schedule"
+        ]
 
 
 def test_across_schedules_team_filter_keeps_the_schedules_it_owns(integration_, sb):
     for team in ("Night Owls", T_OWLS):
-        envelope = ok(integration_, sb, "Get On-call Users Across Schedules", {"Team": team, "Datetime": "2026-10-20T13:00:00Z"})
+        envelope = ok(
+            integration_,
+            sb,
+            "Get On-call Users Across Schedules",
+            {"Team": team, "Datetime": "2026-10-20T13:00:00Z"},
+        )
         assert [r["schedule_id"] for r in envelope["schedules"]] == [S_DB]
         assert names(envelope["schedules"][0]["on_call_users"]) == ["bob@example.com"]
         assert [p for _, p, _ in sent(sb)[-2:]] == ["/v2/schedules", "/v2/schedules/on-calls"]
@@ -148,7 +175,12 @@ def test_across_schedules_team_filter_keeps_the_schedules_it_owns(integration_, 
 
 
 def test_is_user_on_call_true_directly_until_the_hand_off(integration_, sb):
-    envelope = ok(integration_, sb, "Is User On Call", {"Username or ID": "jane.smith@example.com", "Datetime": "2026-10-20T06:00:00Z"})
+    envelope = ok(
+        integration_,
+        sb,
+        "Is User On Call",
+        {"Username or ID": "jane.smith@example.com", "Datetime": "2026-10-20T06:00:00Z"},
+    )
     assert envelope["on_call"] is True
     assert envelope["schedules"] == [
         {
@@ -177,16 +209,32 @@ def test_is_user_on_call_true_directly_until_the_hand_off(integration_, sb):
 
 
 def test_is_user_on_call_false(integration_, sb):
-    envelope = ok(integration_, sb, "Is User On Call", {"user": U["nina"], "Datetime": "2026-10-20T06:00:00Z"})
+    envelope = ok(
+        integration_, sb, "Is User On Call", {"user": U["nina"], "Datetime": "2026-10-20T06:00:00Z"}
+    )
     assert envelope["on_call"] is False and envelope["schedules"] == []
     assert envelope["readable"] == "Nina is not on call at 2026-10-20 06:00 UTC in any schedule."
-    one = ok(integration_, sb, "Is User On Call", {"user": "omar@example.com", "Schedule Name": "Ops Team/EU #1", "Datetime": "2026-10-20T06:00:00Z"})
+    one = ok(
+        integration_,
+        sb,
+        "Is User On Call",
+        {
+            "user": "omar@example.com",
+            "Schedule Name": "Ops Team/EU #1",
+            "Datetime": "2026-10-20T06:00:00Z",
+        },
+    )
     assert one["on_call"] is False
     assert one["readable"] == "Omar is not on call at 2026-10-20 06:00 UTC in Ops Team/EU #1."
 
 
 def test_is_user_on_call_through_an_escalation(integration_, sb):
-    envelope = ok(integration_, sb, "Is User On Call", {"user": "eve@example.com", "Datetime": "2026-10-20T06:00:00Z"})
+    envelope = ok(
+        integration_,
+        sb,
+        "Is User On Call",
+        {"user": "eve@example.com", "Datetime": "2026-10-20T06:00:00Z"},
+    )
     assert envelope["on_call"] is True
     (row,) = envelope["schedules"]
     assert row["via"] == [{"rotation": "Backup", "type": "escalation", "name": "Ops escalation"}]
@@ -198,18 +246,31 @@ def test_is_user_on_call_through_an_escalation(integration_, sb):
 
 
 def test_is_user_on_call_through_a_team_rotation(integration_, sb):
-    envelope = ok(integration_, sb, "Is User On Call", {"user": "ana@example.com", "Datetime": "2026-10-27T12:00:00Z"})
+    envelope = ok(
+        integration_,
+        sb,
+        "Is User On Call",
+        {"user": "ana@example.com", "Datetime": "2026-10-27T12:00:00Z"},
+    )
     (row,) = envelope["schedules"]
     assert row["via"] == [{"rotation": "Backup", "type": "team", "name": "Night Owls"}]
     # bob is on call twice: directly in Database On Call and through the team in Ops Team/EU #1
-    bob = ok(integration_, sb, "Is User On Call", {"user": "bob@example.com", "Datetime": "2026-10-27T12:00:00Z"})
+    bob = ok(
+        integration_,
+        sb,
+        "Is User On Call",
+        {"user": "bob@example.com", "Datetime": "2026-10-27T12:00:00Z"},
+    )
     assert [r["schedule"] for r in bob["schedules"]] == ["Ops Team/EU #1", "Database On Call"]
     assert bob["schedules"][1]["until"] == "2026-10-28T00:00:00Z"
 
 
 def test_is_user_on_call_unknown_user_is_a_404(integration_, sb):
     envelope = run(integration_, sb, "Is User On Call", {"user": "ghost@example.com"})
-    assert envelope["error"]["status_code"] == 404 and "ghost@example.com" in envelope["error"]["message"]
+    assert (
+        envelope["error"]["status_code"] == 404
+        and "ghost@example.com" in envelope["error"]["message"]
+    )
 
 
 # -- teams and escalations -------------------------------------------------------------------------
@@ -269,7 +330,12 @@ def test_timeline_shifts_are_merged_across_rotations(integration_, sb):
         integration_,
         sb,
         "Get Schedule Timeline",
-        {"Schedule Name": "Ops Team/EU #1", "Date": "2026-10-24T00:00:00Z", "Interval": 2, "Interval Unit": "days"},
+        {
+            "Schedule Name": "Ops Team/EU #1",
+            "Date": "2026-10-24T00:00:00Z",
+            "Interval": 2,
+            "Interval Unit": "days",
+        },
     )
     shifts = envelope["shifts"]
     assert [(s["person"], s["rotation"], s["start"], s["end"]) for s in shifts][:3] == [
@@ -297,7 +363,12 @@ def test_timeline_picture_svg(integration_, sb):
 
 def test_timeline_picture_without_drawsvg_still_succeeds(integration_, sb, monkeypatch):
     monkeypatch.setitem(sys.modules, "drawsvg", None)
-    envelope = ok(integration_, sb, "Get Schedule Timeline", {"Schedule Name": "Ops Team/EU #1", "Picture": "svg"})
+    envelope = ok(
+        integration_,
+        sb,
+        "Get Schedule Timeline",
+        {"Schedule Name": "Ops Team/EU #1", "Picture": "svg"},
+    )
     assert envelope["picture"] is None and envelope["shifts"]
     assert "pip install 'opsgenie-integration[picture]'" in envelope["picture_error"]
     assert "pip install 'opsgenie-integration[picture]'" in envelope["readable"]

@@ -3,9 +3,16 @@ when, and until when (fixed data: oncall_data)."""
 
 from __future__ import annotations
 
+import importlib.util
+import xml.etree.ElementTree as ET
+from datetime import timezone
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oncall_data import END_MS, NOW_MS, START_MS, timeline_data
 
+from opsgenie_integration.picture import render_timeline_svg
 from opsgenie_integration.shifts import (
     TimelineShapeError,
     on_call_until,
@@ -95,3 +102,68 @@ def test_odd_but_valid_periods_are_tolerated():
         {"startDate": "2024-03-06T00:00:00.123456789Z", "endDate": "2024-03-06T01:00:00+01:00"}
     )  # ends before it starts (same instant minus): left out
     assert len(shifts_from_timeline(data)) == 7
+
+
+# -- any timeline: a list of shifts or TimelineShapeError, and a picture of whatever was read ----
+
+_text = st.text(max_size=8)
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(), _text)
+_stamp = st.one_of(
+    st.datetimes(timezones=st.just(timezone.utc)).map(lambda d: d.isoformat()),
+    st.sampled_from(
+        ["2024-03-04T00:00:00Z", "2024-03-04T08:00:00.123456789Z", "9999-12-31T23:59:59Z"]
+    ),
+    _scalar,
+)
+_period = st.dictionaries(
+    st.sampled_from(["startDate", "endDate", "type", "recipient", "fromUser"]),
+    st.one_of(
+        _stamp, st.dictionaries(st.sampled_from(["id", "name", "type", "forwardedFrom"]), _scalar)
+    ),
+)
+_timeline = st.fixed_dictionaries(
+    {
+        "startDate": _stamp,
+        "endDate": _stamp,
+        "finalTimeline": st.one_of(
+            _scalar,
+            st.fixed_dictionaries(
+                {
+                    "rotations": st.one_of(
+                        _scalar,
+                        st.lists(
+                            st.dictionaries(
+                                st.sampled_from(["id", "name", "periods"]),
+                                st.one_of(
+                                    _scalar, st.lists(st.one_of(_period, _scalar), max_size=4)
+                                ),
+                            ),
+                            max_size=3,
+                        ),
+                    )
+                }
+            ),
+        ),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_timeline)
+def test_any_timeline_gives_shifts_or_a_shape_error(data):
+    try:
+        shifts = shifts_from_timeline(data)
+    except TimelineShapeError as exc:
+        assert str(exc).startswith("data")
+        return
+    assert all(s.start_ms < s.end_ms for s in shifts)
+    assert [s.start_ms for s in shifts] == sorted(s.start_ms for s in shifts)
+    try:
+        window = timeline_window(data)
+    except TimelineShapeError:
+        return
+    if window[0] < window[1] and importlib.util.find_spec("drawsvg"):
+        svg = render_timeline_svg(
+            shifts, rotation_names(data), window, window[0], "Asia/Tokyo", "x"
+        )
+        ET.fromstring(svg)

@@ -286,13 +286,16 @@ def is_user_on_call(ctx: CommandContext) -> CommandResult:
         through = direct or [s for s in now_shifts if s.person_type != "user"]
         keys = {(s.person_type, s.person_id or s.person) for s in through}
         until = on_call_until(
-            shifts, at_ms, lambda s: (s.person_type, s.person_id or s.person) in keys
+            shifts, at_ms, lambda s, keys=keys: (s.person_type, s.person_id or s.person) in keys
         )
         found.append(
             {
                 "schedule": _text(parent.get("name")),
                 "schedule_id": parent["id"],
-                "via": [{"rotation": s.rotation, "type": s.person_type, "name": s.person} for s in through],
+                "via": [
+                    {"rotation": s.rotation, "type": s.person_type, "name": s.person}
+                    for s in through
+                ],
                 "until": None if until is None else iso_utc(until),
                 "_until_ms": until,
             }
@@ -306,7 +309,9 @@ def is_user_on_call(ctx: CommandContext) -> CommandResult:
         parts = []
         for row in found:
             via = join_names(
-                f"rotation {v['rotation']}" if v["type"] == "user" else f"{v['type']} {v['name']} in rotation {v['rotation']}"
+                f"rotation {v['rotation']}"
+                if v["type"] == "user"
+                else f"{v['type']} {v['name']} in rotation {v['rotation']}"
                 for v in row["via"]
             )
             text = f"{row['schedule']} ({via})" if row["via"] else f"{row['schedule']}"
