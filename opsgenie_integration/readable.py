@@ -170,3 +170,36 @@ def join_names(names: Iterable[str], empty: str = "nobody") -> str:
     if len(names) == 1:
         return names[0]
     return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def summarize(command: str, outputs: Mapping[str, Any], max_rows: int = 50) -> str:
+    """A readable part for a command that wrote none: ``<command> succeeded.``, then each output
+    that is a list of objects as a Markdown table (the columns: the scalar keys of its first
+    rows, at most 6; at most ``max_rows`` rows, the rest counted), each object as a two-column
+    table of its scalar fields, and scalars as ``key: value`` lines."""
+    parts = [f"{command} succeeded."]
+    for key, value in outputs.items():
+        if isinstance(value, list):
+            rows = [v for v in value if isinstance(v, Mapping)]
+            if not rows:
+                parts.append(f"{key}: {cell(value) or 'none'}")
+                continue
+            columns: list[str] = []
+            for row in rows[:10]:
+                columns.extend(k for k, v in row.items() if _scalar(v) and k not in columns)
+            columns = columns[:6] or list(rows[0])[:6]
+            table = markdown_table(rows[:max_rows], [(c, c) for c in columns], title=key)
+            if len(rows) > max_rows:
+                table += f"\n\n… and {len(rows) - max_rows} more."
+            parts.append(table)
+        elif isinstance(value, Mapping):
+            fields = [{"field": k, "value": v} for k, v in value.items() if _scalar(v)]
+            if fields:
+                parts.append(markdown_table(fields, [("field", "Field"), ("value", "Value")], key))
+        elif value is not None:
+            parts.append(f"{key}: {cell(value)}")
+    return "\n\n".join(parts)

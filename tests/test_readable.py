@@ -9,6 +9,7 @@ from opsgenie_integration.readable import (
     join_names,
     markdown_table,
     markdown_to_text,
+    summarize,
     text_table,
     zone_label,
 )
@@ -80,3 +81,38 @@ def test_join_names():
     assert join_names([]) == "nobody"
     assert join_names(["a"]) == "a"
     assert join_names(["a", "b", "c"]) == "a, b and c"
+
+
+def test_summarize_gives_any_command_a_readable_part():
+    outputs = {
+        "schedules": [{"name": "Ops", "enabled": True, "rotations": [{"x": 1}]}, {"name": "A|B"}],
+        "account": {"name": "acme", "plan": {"name": "Enterprise"}, "userCount": 3},
+        "count": 2,
+        "tags": ["a", "b"],
+        "nothing": None,
+    }
+    assert summarize("Get Things", outputs) == "\n".join(
+        [
+            "Get Things succeeded.",
+            "",
+            "### schedules",
+            "",
+            "| name | enabled |",
+            "|---|---|",
+            "| Ops | yes |",
+            "| A\\|B |  |",
+            "",
+            "### account",
+            "",
+            "| Field | Value |",
+            "|---|---|",
+            "| name | acme |",
+            "| userCount | 3 |",
+            "",
+            "count: 2",
+            "",
+            "tags: a, b",
+        ]
+    )
+    many = summarize("X", {"rows": [{"i": i} for i in range(60)]}, max_rows=50)
+    assert many.endswith("… and 10 more.") and many.count("\n| ") == 51
