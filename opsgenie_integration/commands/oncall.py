@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import errors
-from ..command import CommandContext, CommandResult, CommandSpec, hookimpl
+from ..command import CommandContext, CommandResult, CommandSpec
 from ..readable import format_time, format_until, join_names, markdown_table
 from ..shifts import (
     TimelineShapeError,
@@ -24,7 +24,7 @@ from ..shifts import (
     shifts_from_timeline,
 )
 from ..times import format_query_date, parse_user_time, to_epoch_ms, utc_now
-from ._common import flatten_participants, response_data
+from ._answers import flatten_participants, answer_data
 
 #: The timeline read to find when a shift ends: this many weeks from the week of the moment.
 UNTIL_WEEKS = 2
@@ -91,7 +91,7 @@ def get_next_on_call_user(ctx: CommandContext) -> CommandResult:
     date = format_query_date(moment)
     client = ctx.client
     body = client.get_next_on_calls(inputs["schedule"], identifier_type=kind, date=date)
-    data = response_data(body, dict, "next on-call participants")
+    data = answer_data(body, dict, "next on-call participants")
     exact_tree = data.get("exactNextOnCallRecipients") or []
     next_tree = data.get("nextOnCallRecipients") or []
     exact_users, unresolved = _people(exact_tree, body)
@@ -103,7 +103,7 @@ def get_next_on_call_user(ctx: CommandContext) -> CommandResult:
             inputs["schedule"], identifier_type=kind, flat=True, date=date
         )
         raw = [body, flat_body]
-        flat = response_data(flat_body, dict, "next on-call recipients")
+        flat = answer_data(flat_body, dict, "next on-call recipients")
         outputs["next_on_call_recipients"] = _fill(
             exact_users, flat.get("exactNextOnCallParticipants")
         )
@@ -158,14 +158,14 @@ def get_on_call_users_across_schedules(ctx: CommandContext) -> CommandResult:
         raw.append(listed)
         keep = {
             s.get("id")
-            for s in response_data(listed, list, "list of schedules")
+            for s in answer_data(listed, list, "list of schedules")
             if isinstance(s, dict) and _owned_by(s, team)
         }
     body = client.list_on_calls(date=date)
     raw.append(body)
     rows: list[dict[str, Any]] = []
     needs_flat = False
-    for item in response_data(body, list, "list of on-calls"):
+    for item in answer_data(body, list, "list of on-calls"):
         if not isinstance(item, dict):
             continue
         parent = item.get("_parent") if isinstance(item.get("_parent"), dict) else {}
@@ -189,7 +189,7 @@ def get_on_call_users_across_schedules(ctx: CommandContext) -> CommandResult:
         raw.append(flat_body)
         flat = {
             (item.get("_parent") or {}).get("id"): item.get("onCallRecipients")
-            for item in response_data(flat_body, list, "list of on-call recipients")
+            for item in answer_data(flat_body, list, "list of on-call recipients")
             if isinstance(item, dict) and isinstance(item.get("_parent"), dict)
         }
         for row in rows:
@@ -243,7 +243,7 @@ def is_user_on_call(ctx: CommandContext) -> CommandResult:
     date = format_query_date(moment)
     client = ctx.client
     user_body = client.get_user(inputs["user"])
-    user_data = response_data(user_body, dict, "user")
+    user_data = answer_data(user_body, dict, "user")
     user = {
         "id": _text(user_data.get("id")),
         "username": _text(user_data.get("username")),
@@ -253,11 +253,11 @@ def is_user_on_call(ctx: CommandContext) -> CommandResult:
     if inputs.get("schedule"):
         one = client.get_on_calls(inputs["schedule"], identifier_type="name", flat=True, date=date)
         raw.append(one)
-        items = [response_data(one, dict, "on-call recipients")]
+        items = [answer_data(one, dict, "on-call recipients")]
     else:
         every = client.list_on_calls(flat=True, date=date)
         raw.append(every)
-        items = [i for i in response_data(every, list, "list of on-calls") if isinstance(i, dict)]
+        items = [i for i in answer_data(every, list, "list of on-calls") if isinstance(i, dict)]
     holds = _matches_user(user)
     found: list[dict[str, Any]] = []
     for item in items:
@@ -274,7 +274,7 @@ def is_user_on_call(ctx: CommandContext) -> CommandResult:
         )
         raw.append(timeline_body)
         try:
-            shifts = shifts_from_timeline(response_data(timeline_body, dict, "timeline"))
+            shifts = shifts_from_timeline(answer_data(timeline_body, dict, "timeline"))
         except TimelineShapeError as exc:
             raise errors.BadResponseError(
                 f"OpsGenie's timeline cannot be read: {exc}.",
@@ -334,7 +334,3 @@ COMMANDS = [
     CommandSpec("is_user_on_call", is_user_on_call),
 ]
 
-
-@hookimpl
-def opsgenie_register_commands() -> list[CommandSpec]:
-    return list(COMMANDS)

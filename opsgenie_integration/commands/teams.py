@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..command import CommandContext, CommandResult, CommandSpec, hookimpl
+from ..command import CommandContext, CommandResult, CommandSpec
 from ..readable import join_names, markdown_table
-from ._common import response_data
+from ._answers import answer_data
 
 _UNITS = {"days": "d", "hours": "h", "minutes": "min", "seconds": "s", "miliseconds": "ms"}
 
@@ -48,7 +48,7 @@ def get_team(ctx: CommandContext) -> CommandResult:
     inputs = ctx.inputs
     kind = inputs.get("identifier_type", "name")
     body = ctx.client.get_team(inputs["team"], identifier_type=kind)
-    team = response_data(body, dict, "team")
+    team = answer_data(body, dict, "team")
     members = _members(team)
     name = _text(team.get("name")) or inputs["team"]
     sentence = f"Team {name}"
@@ -67,7 +67,7 @@ def list_teams(ctx: CommandContext) -> CommandResult:
     """List Teams: ``GET /v2/teams``. Output ``teams``: ``[{id, name, description}]`` as
     answered."""
     body = ctx.client.list_teams()
-    teams = response_data(body, list, "list of teams")
+    teams = answer_data(body, list, "list of teams")
     rows = [t for t in teams if isinstance(t, dict)]
     table = markdown_table(
         rows, [("name", "Name"), ("description", "Description"), ("id", "Id")], title="Teams"
@@ -135,7 +135,7 @@ def get_escalation(ctx: CommandContext) -> CommandResult:
     inputs = ctx.inputs
     kind = inputs.get("identifier_type", "name")
     body = ctx.client.get_escalation(inputs["escalation"], identifier_type=kind)
-    escalation = response_data(body, dict, "escalation")
+    escalation = answer_data(body, dict, "escalation")
     rules = escalation_rules(escalation)
     name = _text(escalation.get("name")) or inputs["escalation"]
     owner = escalation.get("ownerTeam") if isinstance(escalation.get("ownerTeam"), dict) else {}
@@ -154,7 +154,7 @@ def list_escalations(ctx: CommandContext) -> CommandResult:
     """List Escalations: ``GET /v2/escalations``. Output ``escalations``: the list as answered
     (each with its ``rules``)."""
     body = ctx.client.list_escalations()
-    escalations = response_data(body, list, "list of escalations")
+    escalations = answer_data(body, list, "list of escalations")
     rows = []
     for escalation in escalations:
         if not isinstance(escalation, dict):
@@ -184,7 +184,3 @@ COMMANDS = [
     CommandSpec("list_escalations", list_escalations),
 ]
 
-
-@hookimpl
-def opsgenie_register_commands() -> list[CommandSpec]:
-    return list(COMMANDS)
