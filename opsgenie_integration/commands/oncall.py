@@ -24,7 +24,7 @@ from ..shifts import (
     shifts_from_timeline,
 )
 from ..times import format_query_date, parse_user_time, to_epoch_ms, utc_now
-from ._answers import flatten_participants, answer_data
+from ._answers import answer_data, flatten_participants
 
 #: The timeline read to find when a shift ends: this many weeks from the week of the moment.
 UNTIL_WEEKS = 2
@@ -333,4 +333,3 @@ COMMANDS = [
     CommandSpec("get_on_call_users_across_schedules", get_on_call_users_across_schedules),
     CommandSpec("is_user_on_call", is_user_on_call),
 ]
-

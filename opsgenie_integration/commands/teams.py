@@ -183,4 +183,3 @@ COMMANDS = [
     CommandSpec("get_escalation", get_escalation),
     CommandSpec("list_escalations", list_escalations),
 ]
-
