@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import errors
 from ..command import CommandContext, CommandResult, CommandSpec
+from ..readable import markdown_table
 
 
 def test_connection(ctx: CommandContext) -> CommandResult:
@@ -59,8 +60,30 @@ def test_connection(ctx: CommandContext) -> CommandResult:
             account = _account(body)
     report, error = _report(ctx, rights)
     return CommandResult(
-        raw_data=raw, outputs={"commands": report, "account": account}, error=error
+        raw_data=raw,
+        outputs={"commands": report, "account": account},
+        error=error,
+        readable=_readable(report, account),
     )
+
+
+def _readable(report: dict[str, dict[str, Any]], account: dict[str, Any] | None) -> str:
+    """A sentence (the account, whether every command can run) and a table (Command, Right,
+    Can run, Reason)."""
+    blocked = [name for name, entry in report.items() if not entry["can_run"]]
+    where = f"Account {account['name']}" if account and account.get("name") else "The account"
+    if account and account.get("plan"):
+        where += f" (plan {account['plan']})"
+    verdict = (
+        "this API key can run every command."
+        if not blocked
+        else f"this API key cannot run {len(blocked)} of {len(report)} commands."
+    )
+    rows = [{"command": name, **entry} for name, entry in report.items()]
+    columns = [("command", "Command"), ("right", "Right"), ("can_run", "Can run")]
+    if blocked:
+        columns.append(("reason", "Reason"))
+    return f"{where}: {verdict}\n\n{markdown_table(rows, columns)}"
 
 
 def _account(body: dict) -> dict[str, Any]:

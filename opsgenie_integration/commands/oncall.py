@@ -24,7 +24,7 @@ from ..shifts import (
     shifts_from_timeline,
 )
 from ..times import format_query_date, parse_user_time, to_epoch_ms, utc_now
-from ._answers import answer_data, flatten_participants
+from ._answers import add_flat_recipients, answer_data, on_call_people, people_text
 
 #: The timeline read to find when a shift ends: this many weeks from the week of the moment.
 UNTIL_WEEKS = 2
@@ -36,37 +36,6 @@ def _moment(inputs: dict[str, Any]) -> datetime:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _people(tree: Any, body: dict) -> tuple[list[dict], list[dict]]:
-    """``(users [{id, name, path}], unresolved [{id, name, type, path}])`` of a participant
-    tree. Raises BadResponseError when the tree is nested beyond reason."""
-    users: list[dict] = []
-    unresolved: list[dict] = []
-    try:
-        flatten_participants(tree, [], users, unresolved, set())
-    except RecursionError:
-        raise errors.BadResponseError(
-            "OpsGenie's participant tree is nested too deeply to read.",
-            status_code=200,
-            request_id=body.get("requestId"),
-        ) from None
-    return users, unresolved
-
-
-def _fill(users: list[dict], names: Any) -> list[str]:
-    """Add the flat answer's usernames missing from ``users`` (path ``["flat"]``); return them."""
-    recipients = [n for n in names or [] if isinstance(n, str)]
-    known = {u["name"] for u in users}
-    users.extend({"id": None, "name": n, "path": ["flat"]} for n in recipients if n not in known)
-    return recipients
-
-
-def _who(users: list[dict]) -> str:
-    return join_names(
-        f"{u['name']} (via {u['path'][-1]})" if u["path"] and u["path"] != ["flat"] else u["name"]
-        for u in users
-    )
 
 
 # -- Get Next On-call User ----------------------------------------------------------------------
@@ -94,8 +63,8 @@ def get_next_on_call_user(ctx: CommandContext) -> CommandResult:
     data = answer_data(body, dict, "next on-call participants")
     exact_tree = data.get("exactNextOnCallRecipients") or []
     next_tree = data.get("nextOnCallRecipients") or []
-    exact_users, unresolved = _people(exact_tree, body)
-    per_rotation, unresolved_next = _people(next_tree, body)
+    exact_users, unresolved = on_call_people(exact_tree, body)
+    per_rotation, unresolved_next = on_call_people(next_tree, body)
     outputs: dict[str, Any] = {}
     raw: Any = body
     if unresolved or unresolved_next:
@@ -104,10 +73,10 @@ def get_next_on_call_user(ctx: CommandContext) -> CommandResult:
         )
         raw = [body, flat_body]
         flat = answer_data(flat_body, dict, "next on-call recipients")
-        outputs["next_on_call_recipients"] = _fill(
+        outputs["next_on_call_recipients"] = add_flat_recipients(
             exact_users, flat.get("exactNextOnCallParticipants")
         )
-        _fill(per_rotation, flat.get("nextOnCallParticipants"))
+        add_flat_recipients(per_rotation, flat.get("nextOnCallParticipants"))
     parent = data.get("_parent") if isinstance(data.get("_parent"), dict) else {}
     name = _text(parent.get("name")) or inputs["schedule"]
     outputs.update(
@@ -121,9 +90,9 @@ def get_next_on_call_user(ctx: CommandContext) -> CommandResult:
         }
     )
     when = format_time(to_epoch_ms(moment))
-    readable = f"Next on call for {name} after {when}: {_who(exact_users)}."
+    readable = f"Next on call for {name} after {when}: {people_text(exact_users)}."
     if per_rotation and [u["name"] for u in per_rotation] != [u["name"] for u in exact_users]:
-        readable += f" Next in each rotation: {_who(per_rotation)}."
+        readable += f" Next in each rotation: {people_text(per_rotation)}."
     return CommandResult(raw_data=raw, outputs=outputs, readable=readable)
 
 
@@ -172,7 +141,7 @@ def get_on_call_users_across_schedules(ctx: CommandContext) -> CommandResult:
         if keep is not None and parent.get("id") not in keep:
             continue
         tree = item.get("onCallParticipants") or []
-        users, unresolved = _people(tree, body)
+        users, unresolved = on_call_people(tree, body)
         needs_flat = needs_flat or bool(unresolved)
         rows.append(
             {
@@ -194,12 +163,16 @@ def get_on_call_users_across_schedules(ctx: CommandContext) -> CommandResult:
         }
         for row in rows:
             if row["unresolved_participants"]:
-                _fill(row["on_call_users"], flat.get(row["schedule_id"]))
+                add_flat_recipients(row["on_call_users"], flat.get(row["schedule_id"]))
     when = format_time(to_epoch_ms(moment))
     scope = f" owned by team {team}" if team else ""
     table = markdown_table(
         [
-            {"schedule": r["schedule"], "who": _who(r["on_call_users"]), "enabled": r["enabled"]}
+            {
+                "schedule": r["schedule"],
+                "who": people_text(r["on_call_users"]),
+                "enabled": r["enabled"],
+            }
             for r in rows
         ],
         [("schedule", "Schedule"), ("who", "On call"), ("enabled", "Enabled")],
