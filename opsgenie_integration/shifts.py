@@ -176,20 +176,30 @@ def merge_shifts(shifts: Iterable[Shift]) -> list[Shift]:
     return merged
 
 
-def shifts_from_timeline(data: Any, which: str = "finalTimeline") -> list[Shift]:
+def shifts_from_timeline(
+    data: Any, which: str = "finalTimeline", *, strict: bool = True
+) -> list[Shift]:
     """The merged shifts of a timeline ``data`` (see the module docstring), across rotations,
     sorted by start. Periods with nobody (``type: none`` recipients) or of zero length are left
-    out. Raises TimelineShapeError for a period without valid dates."""
+    out. A period without valid dates raises TimelineShapeError, or, with ``strict=False``, is
+    left out too (the rotations list must still be a list)."""
     shifts: list[Shift] = []
     for order, rotation in enumerate(timeline_rotations(data, which)):
         periods = rotation.get("periods") or []
         if not isinstance(periods, list):
+            if not strict:
+                continue
             raise TimelineShapeError(f"data.{which}.rotations[{order}].periods is not a list")
         for i, period in enumerate(periods):
             if not isinstance(period, dict):
                 continue
             where = f"data.{which}.rotations[{order}].periods[{i}]"
-            shift = _period_shift(period, rotation, order, where)
+            try:
+                shift = _period_shift(period, rotation, order, where)
+            except TimelineShapeError:
+                if strict:
+                    raise
+                continue
             if shift is not None:
                 shifts.append(shift)
     return merge_shifts(shifts)

@@ -112,15 +112,11 @@ def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
                         "recipient": period.get("recipient"),
                     }
                 )
+    shifts = shifts_from_timeline(data, strict=False)  # periods without dates are left out
     try:
-        shifts = shifts_from_timeline(data)
-        window = timeline_window(data)
-    except TimelineShapeError as exc:
-        raise errors.BadResponseError(
-            f"OpsGenie's timeline cannot be read: {exc}.",
-            status_code=200,
-            request_id=body.get("requestId"),
-        ) from None
+        window: tuple[int, int] | None = timeline_window(data)
+    except TimelineShapeError:
+        window = None
     rows = [shift.as_dict() for shift in shifts]
     parent = data.get("_parent") if isinstance(data.get("_parent"), dict) else {}
     title = text_of(parent.get("name")) or name
@@ -135,18 +131,23 @@ def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
         )
         for row, shift in zip(rows, shifts)
     ]
+    span = f", {format_time(window[0])} to {format_time(window[1])}" if window else ""
     readable = (
-        f"Timeline of {title}, {format_time(window[0])} to {format_time(window[1])}: "
-        f"{len(rows)} shift{'s' if len(rows) != 1 else ''}.\n\n"
+        f"Timeline of {title}{span}: {len(rows)} shift{'s' if len(rows) != 1 else ''}.\n\n"
         + markdown_table(table_rows, _SHIFT_COLUMNS)
     )
     outputs: dict[str, Any] = {"periods": periods, "shifts": rows, "timeline": data}
     raw: Any = body
     if inputs.get("picture") == "svg":
+        problem = None
         if not picture.available():
+            problem = picture.INSTALL_HINT
+        elif window is None or window[0] >= window[1]:
+            problem = "The timeline has no valid startDate and endDate to draw."
+        if problem:
             outputs["picture"] = None
-            outputs["picture_error"] = picture.INSTALL_HINT
-            readable += f"\n\nNo picture: {picture.INSTALL_HINT}"
+            outputs["picture_error"] = problem
+            readable += f"\n\nNo picture: {problem}"
         else:
             schedule_body = ctx.client.get_schedule(name, identifier_type="name")
             raw = [body, schedule_body]

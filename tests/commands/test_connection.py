@@ -14,8 +14,16 @@ ALL = [
     "Get Schedules",
     "Get Schedule Timeline",
     "Get Single User",
+    "Get Next On-call User",
+    "Get On-call Users Across Schedules",
+    "Is User On Call",
+    "Get Team",
+    "List Teams",
+    "Get Escalation",
+    "List Escalations",
     "Test Connection",
 ]
+CONFIGURATION = [n for n in ALL if n not in ("Fetch Event", "Test Connection")]
 
 
 def test_test_connection_with_every_right_is_successful(integration, conn):
@@ -49,8 +57,7 @@ def test_test_connection_names_commands_a_read_only_key_cannot_run(integration, 
         "Message: This API key cannot run: "
     )
     assert error["message"] == (
-        "This API key cannot run: Get On-call User, Get Schedules, Get Schedule Timeline, "
-        "Get Single User (missing right: Configuration access)."
+        f"This API key cannot run: {', '.join(CONFIGURATION)} (missing right: Configuration access)."
     )
     assert error["code"] == 40301 and error["status_code"] == 403 and error["type"] == "forbidden"
     assert error["request_id"] == load_fixture("error_403_40301.json")["requestId"]
