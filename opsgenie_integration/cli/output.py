@@ -75,3 +75,22 @@ def emitted(stdout: TextIO) -> bool:
 def forget_emitted(stdout: TextIO) -> None:
     """Start (or end) one ``main`` call on ``stdout``."""
     _EMITTED.discard(id(stdout))
+
+
+def emit_text(stdout: TextIO, text: str) -> None:
+    """Print ``run``'s readable part (``--output table``) in place of its envelope, with the same
+    signal guard as ``emit``; characters the stream cannot encode are escaped."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    blocked = hasattr(signal, "pthread_sigmask")
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        try:
+            stdout.write(text + "\n")
+        except UnicodeEncodeError:
+            stdout.write(text.encode("ascii", "backslashreplace").decode("ascii") + "\n")
+        stdout.flush()
+        _EMITTED.add(id(stdout))
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
