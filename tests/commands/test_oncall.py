@@ -393,3 +393,56 @@ def test_every_command_has_a_readable_part(integration_, sb):
         envelope = integration_.run(command.name, {}, {**sb.connection, "max_retry_time": 0})
         ENVELOPE.validate(envelope)
         assert isinstance(envelope["readable"], str) and envelope["readable"], command.name
+
+
+# -- the contract: every request of the new commands is an operation of the OpenAPI description ----
+
+
+def test_every_new_request_is_a_described_operation(integration_, sb, shared_dir):
+    import contract
+
+    spec = contract.load_spec(
+        str(shared_dir / "opsgenie" / "openapi" / "opsgenie-v2-subset.openapi3.json")
+    )
+    calls = [
+        ("Get Next On-call User", {"Schedule": "Ops Team/EU #1"}),
+        ("Get Next On-call User", {"Schedule": S_OPS, "Schedule Identifier Type": "id"}),
+        ("Get On-call Users Across Schedules", {"Team": "ops"}),
+        ("Is User On Call", {"user": "bob@example.com", "Datetime": "2026-10-27T12:00:00Z"}),
+        ("Is User On Call", {"user": "jane.smith@example.com", "Schedule Name": "Ops Team/EU #1"}),
+        ("Get Team", {"Team": "ops"}),
+        ("List Teams", {}),
+        ("Get Escalation", {"Escalation": E_OPS, "Identifier Type": "id"}),
+        ("List Escalations", {}),
+        ("Get Schedule Timeline", {"Schedule Name": "Ops Team/EU #1", "Picture": "svg"}),
+    ]
+    for command, inputs in calls:
+        ok(integration_, sb, command, inputs)
+    operations = set()
+    for request in sb.requests:
+        url = f"http://127.0.0.1{request.path}"
+        if request.query:
+            url += "?" + "&".join(f"{k}={v}" for k, values in request.query.items() for v in values)
+        assert contract.check_request(spec, request.method, url.replace("+", "%2B")) == [], url
+        operations.add(
+            contract.find_operation(spec, request.method, request.path.split("?")[0])[1][
+                "operationId"
+            ]
+        )
+    assert operations >= {
+        "getNextOnCalls", "listOnCalls", "listSchedules", "getUser", "getOnCalls",
+        "getScheduleTimeline", "getSchedule", "getTeam", "listTeams", "getEscalation",
+        "listEscalations",
+    }  # fmt: skip
+
+
+def test_the_on_calls_list_has_no_team_parameter(shared_dir):
+    """Why the Team filter is applied to GET /v2/schedules' ownerTeam instead of being sent."""
+    import contract
+
+    spec = contract.load_spec(
+        str(shared_dir / "opsgenie" / "openapi" / "opsgenie-v2-subset.openapi3.json")
+    )
+    assert contract.check_request(spec, "GET", "https://x/v2/schedules/on-calls?team=ops") == [
+        "GET /v2/schedules/on-calls: query parameter 'team' is not declared"
+    ]
