@@ -172,14 +172,26 @@ def render_timeline_svg(
     lo, hi = window
     if hi <= lo:
         raise ValueError("the picture's window must end after it starts")
-    rows = list(dict.fromkeys([*rotations, *(s.rotation for s in shifts)]))
+    rows = list(rotations)
+
+    def row_of(shift: Shift) -> int:
+        """The shift's row: its rotation's position (two rotations may share a name), else a row
+        of its own rotation name, added at the bottom."""
+        order = shift.rotation_order
+        if 0 <= order < len(rotations) and rotations[order] == shift.rotation:
+            return order
+        if shift.rotation not in rows[len(rotations) :]:
+            rows.append(shift.rotation)
+        return len(rotations) + rows[len(rotations) :].index(shift.rotation)
+
+    placed = [row_of(s) for s in shifts]
     chart_w = WIDTH - LABEL_WIDTH - 32
 
     def x_of(ms: int) -> float:
         return LABEL_WIDTH + (min(max(ms, lo), hi) - lo) / (hi - lo) * chart_w
 
-    shown = [s for s in shifts if s.end_ms > lo and s.start_ms < hi]
-    labels = [_bar_label(s, x_of(s.end_ms) - x_of(s.start_ms)) for s in shown]
+    shown = [(s, r) for s, r in zip(shifts, placed) if s.end_ms > lo and s.start_ms < hi]
+    labels = [_bar_label(s, x_of(s.end_ms) - x_of(s.start_ms)) for s, _ in shown]
     narrow = sum(1 for text, _ in labels if not text)
     height = HEADER + max(1, len(rows)) * ROW_HEIGHT + AXIS + narrow * NOTE_HEIGHT + 6
 
@@ -222,8 +234,7 @@ def render_timeline_svg(
         )
 
     notes: list[str] = []
-    for shift, (text, full) in zip(shown, labels):
-        row = rows.index(shift.rotation)
+    for (shift, row), (text, full) in zip(shown, labels):
         x0, x1 = x_of(shift.start_ms), x_of(shift.end_ms)
         y = top + row * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2
         fill = "#9aa0a6" if shift.type == "historical" else _colour(shift.person)

@@ -133,3 +133,16 @@ def test_without_drawsvg_the_message_says_what_to_install(monkeypatch):
         render()
     assert str(info.value) == INSTALL_HINT
     assert "pip install 'opsgenie-integration[picture]'" in INSTALL_HINT
+
+
+def test_two_rotations_with_one_name_keep_their_own_rows():
+    data = timeline_data()
+    rotations = data["finalTimeline"]["rotations"]
+    rotations[1]["name"] = "Primary"
+    root = ET.fromstring(render(data))
+    rows = [
+        t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if "rotation" in classes(t)
+    ]
+    assert rows == ["Primary", "Primary", "Empty"]
+    ys = {g.get("data-person"): float(g.find("svg:rect", NS).get("y")) for g in shift_groups(root)}
+    assert ys["bob@example.com"] > ys["carl@example.com"]  # bob stays in the second row
