@@ -11,16 +11,18 @@ Markup contract (what tests and readers can rely on): the root ``<svg>`` carries
 ``data-window-start``/``data-window-end`` (epoch ms); each shift is one ``<g class="shift">`` with
 ``data-person``, ``data-rotation``, ``data-start``, ``data-end`` (epoch ms) and ``data-type``,
 holding a ``<rect class="bar">`` with a ``<title>`` (the full sentence) and a ``<text
-class="label">`` (the name, cut with an ellipsis when the bar is short; on a bar too short for
-any name, ``class="label marker"``: a number above the bar whose ``<text class="note">`` under
-the axis says who and when); ``data-full`` on every label holds the whole name;
+class="label">`` (the name, cut with an ellipsis when the bar is short; on a shorter bar the
+person's initials, ``class="label short"``, which a ``<g class="legend">`` under the axis pairs
+with the name and colour; on a bar too short even for those, ``class="label marker"``: a number
+above the bar whose ``<text class="note">`` says who and when); ``data-full`` on every label holds
+the whole name; each person keeps one colour (grey for past, historical shifts);
 each rotation row has a ``<text class="rotation">``; the now line is ``<path class="now">`` with
 ``data-now`` (epoch ms).
 """
 
 from __future__ import annotations
 
-import hashlib
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,11 +86,6 @@ def _attr(value: Any) -> str:
     return escape(str(value), {'"': "&quot;", "'": "&#39;"})
 
 
-def _colour(person: str) -> str:
-    digest = hashlib.sha256(person.encode("utf-8")).digest()
-    return _PALETTE[digest[0] % len(_PALETTE)]
-
-
 def _fit(text: str, width_px: float) -> str:
     """``text`` cut (with an ellipsis) to fit ``width_px`` at FONT_SIZE; empty when nothing fits."""
     room = int((width_px - 8) // CHAR_WIDTH)
@@ -99,17 +96,41 @@ def _fit(text: str, width_px: float) -> str:
     return text[: room - 1] + "…" if room > 1 else ""
 
 
-def _bar_label(shift: Shift, width_px: float) -> tuple[str, str]:
-    """``(text shown on the bar, full label)``: the full label (``name (team)`` for a team or
-    escalation) when it fits, else the bare name, else the name cut with an ellipsis when four
-    characters fit, else ``""`` (a numbered marker and a note are drawn instead)."""
+def initials(person: str) -> str:
+    """A short name for a bar too short for the whole one: the initials of the name's words
+    (of a username's local part: ``sara.berg@example.com`` -> ``SB``), at most 3 letters."""
+    local = person.split("@", 1)[0]
+    words = [w for w in re.split(r"[\s._\-+]+", local) if w]
+    letters = "".join(w[0] for w in words[:3]).upper()
+    return letters or person[:2].upper() or "?"
+
+
+def _bar_label(shift: Shift, width_px: float, short: str) -> tuple[str, str, str]:
+    """``(text shown on the bar, full label, kind)``: the full label (``name (team)`` for a team
+    or escalation) when it fits, else the bare name, else the name cut with an ellipsis when
+    eight characters fit (kind ``label``); else the person's ``short`` name (kind ``label
+    short``, explained by the legend); else ``""`` (kind ``label marker``: a numbered marker and a
+    note are drawn instead)."""
     full = shift.person if shift.person_type == "user" else f"{shift.person} ({shift.person_type})"
     for candidate in (full, shift.person):
         if _fit(candidate, width_px) == candidate:
-            return candidate, full
-    if width_px >= 8 + 4 * CHAR_WIDTH:
-        return _fit(shift.person, width_px), full
-    return "", full
+            return candidate, full, "label"
+    if width_px >= 8 + 8 * CHAR_WIDTH:
+        return _fit(shift.person, width_px), full, "label"
+    if _fit(short, width_px) == short:
+        return short, full, "label short"
+    return "", full, "label marker"
+
+
+def _short_names(people: list[str]) -> dict[str, str]:
+    """Each person's initials, made unique with a digit where two people share them."""
+    out: dict[str, str] = {}
+    used: dict[str, int] = {}
+    for person in people:
+        short = initials(person)
+        used[short] = used.get(short, 0) + 1
+        out[person] = short if used[short] == 1 else f"{short}{used[short]}"
+    return out
 
 
 def _ticks(lo: int, hi: int, tz_name: str | None) -> list[tuple[int, str]]:
@@ -191,9 +212,16 @@ def render_timeline_svg(
         return LABEL_WIDTH + (min(max(ms, lo), hi) - lo) / (hi - lo) * chart_w
 
     shown = [(s, r) for s, r in zip(shifts, placed) if s.end_ms > lo and s.start_ms < hi]
-    labels = [_bar_label(s, x_of(s.end_ms) - x_of(s.start_ms)) for s, _ in shown]
-    narrow = sum(1 for text, _ in labels if not text)
-    height = HEADER + max(1, len(rows)) * ROW_HEIGHT + AXIS + narrow * NOTE_HEIGHT + 6
+    people = list(dict.fromkeys(s.person for s, _ in shown))
+    colours = {person: _PALETTE[i % len(_PALETTE)] for i, person in enumerate(people)}
+    shorts = _short_names(people)
+    labels = [_bar_label(s, x_of(s.end_ms) - x_of(s.start_ms), shorts[s.person]) for s, _ in shown]
+    legend = list(
+        dict.fromkeys(s.person for (s, _), lab in zip(shown, labels) if lab[2] != "label")
+    )
+    narrow = sum(1 for _, _, kind in labels if kind == "label marker")
+    extra = (len(legend) + narrow) * NOTE_HEIGHT
+    height = HEADER + max(1, len(rows)) * ROW_HEIGHT + AXIS + extra + 6
 
     label = zone_label(tz_name)
     drawing = dw.Drawing(
@@ -234,10 +262,10 @@ def render_timeline_svg(
         )
 
     notes: list[str] = []
-    for (shift, row), (text, full) in zip(shown, labels):
+    for (shift, row), (text, full, kind) in zip(shown, labels):
         x0, x1 = x_of(shift.start_ms), x_of(shift.end_ms)
         y = top + row * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2
-        fill = "#9aa0a6" if shift.type == "historical" else _colour(shift.person)
+        fill = "#9aa0a6" if shift.type == "historical" else colours[shift.person]
         sentence = (
             f"{shift.person} ({shift.person_type}, {shift.type}) in {shift.rotation}: "
             f"{format_time(shift.start_ms, tz_name)} to {format_time(shift.end_ms, tz_name)}"
@@ -267,19 +295,18 @@ def render_timeline_svg(
         bar.append_title(sentence)
         group.append(bar)
         colour = "#111111" if fill in _DARK_TEXT else "#ffffff"
-        if text:
-            x_text, anchor, kind = x0 + 4, "start", "label"
-        else:  # too narrow for a name: a numbered marker above the bar, the name in the notes
+        on_bar = kind != "label marker"
+        x_text, anchor = x0 + 4, "start"
+        if not on_bar:  # too short even for initials: a numbered marker above, a note below
             notes.append(f"{len(notes) + 1}: {sentence}")
-            text, x_text, anchor, kind = str(len(notes)), (x0 + x1) / 2, "middle", "label marker"
-            colour = "#111111"
+            text, x_text, anchor, colour = str(len(notes)), (x0 + x1) / 2, "middle", "#111111"
         group.append(
             dw.Text(
                 text,
-                FONT_SIZE if kind == "label" else 10,
+                FONT_SIZE if on_bar else 10,
                 x_text,
-                y + BAR_HEIGHT / 2 if kind == "label" else y - 1,
-                dominant_baseline="central" if kind == "label" else "auto",
+                y + BAR_HEIGHT / 2 if on_bar else y - 1,
+                dominant_baseline="central" if on_bar else "auto",
                 text_anchor=anchor,
                 fill=colour,
                 class_=kind,
@@ -287,12 +314,24 @@ def render_timeline_svg(
             )
         )
         drawing.append(group)
-    for i, note in enumerate(notes):
-        drawing.append(
+    for i, person in enumerate(legend):
+        y = bottom + AXIS - 6 + i * NOTE_HEIGHT
+        entry = dw.Group(class_="legend", data_person=_attr(person))
+        entry.append(dw.Rectangle(10, y, 26, 12, rx=2, fill=colours[person]))
+        entry.append(
             dw.Text(
-                note, 11, 10, bottom + AXIS + 4 + i * NOTE_HEIGHT, fill="#333333", class_="note"
+                shorts[person],
+                9,
+                13,
+                y + 9.5,
+                fill="#111111" if colours[person] in _DARK_TEXT else "#ffffff",
             )
         )
+        entry.append(dw.Text(person, 11, 42, y + 10, fill="#333333", class_="legend-name"))
+        drawing.append(entry)
+    for i, note in enumerate(notes):
+        y = bottom + AXIS + 4 + (len(legend) + i) * NOTE_HEIGHT
+        drawing.append(dw.Text(note, 11, 10, y, fill="#333333", class_="note"))
 
     if now_ms is not None and lo <= now_ms <= hi:
         x = x_of(now_ms)

@@ -16,6 +16,7 @@ from opsgenie_integration.picture import (
     LABEL_WIDTH,
     WIDTH,
     PictureUnavailableError,
+    initials,
     render_timeline_svg,
 )
 from opsgenie_integration.shifts import rotation_names, shifts_from_timeline, timeline_window
@@ -72,6 +73,9 @@ def test_bars_sit_on_the_time_axis_in_order():
 def test_labels_name_the_person_and_are_readable():
     root = ET.fromstring(render())
     notes = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if "note" in classes(t)]
+    legend = [
+        t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if "legend-name" in classes(t)
+    ]
     for g in shift_groups(root):
         label = g.find("svg:text", NS)
         assert "label" in classes(label) and float(label.get("font-size")) >= 10
@@ -79,6 +83,9 @@ def test_labels_name_the_person_and_are_readable():
         if "marker" in classes(label):  # a bar too short for a name: a number and a note
             note = notes[int(shown) - 1]
             assert note.startswith(f"{shown}: {g.get('data-person')} ")
+        elif "short" in classes(label):  # initials, explained by the legend
+            assert shown == initials(g.get("data-person"))
+            assert g.get("data-person") in legend
         else:
             assert (
                 shown == full
@@ -146,3 +153,23 @@ def test_two_rotations_with_one_name_keep_their_own_rows():
     assert rows == ["Primary", "Primary", "Empty"]
     ys = {g.get("data-person"): float(g.find("svg:rect", NS).get("y")) for g in shift_groups(root)}
     assert ys["bob@example.com"] > ys["carl@example.com"]  # bob stays in the second row
+
+
+def test_short_bars_show_initials_explained_by_a_legend():
+    data = timeline_data()
+    # a two-hour override in a two-day window: too short for carl's name, long enough for "C"
+    data["finalTimeline"]["rotations"][0]["periods"][2]["endDate"] = "2024-03-04T19:00:00Z"
+    root = ET.fromstring(render(data))
+    (carl,) = [g for g in shift_groups(root) if g.get("data-person") == "carl@example.com"]
+    label = carl.find("svg:text", NS)
+    assert classes(label) == {"label", "short"} and label.text == "C"
+    legend = [
+        t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if "legend-name" in classes(t)
+    ]
+    assert legend == ["carl@example.com"]
+    assert [initials(p) for p in ("sara.berg@example.com", "Night Owls", "x", "@")] == [
+        "SB",
+        "NO",
+        "X",
+        "@",
+    ]
