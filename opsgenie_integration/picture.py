@@ -217,7 +217,7 @@ def render_timeline_svg(
     shorts = _short_names(people)
     labels = [_bar_label(s, x_of(s.end_ms) - x_of(s.start_ms), shorts[s.person]) for s, _ in shown]
     legend = list(
-        dict.fromkeys(s.person for (s, _), lab in zip(shown, labels) if lab[2] != "label")
+        dict.fromkeys(s.person for (s, _), lab in zip(shown, labels) if lab[2] == "label short")
     )
     narrow = sum(1 for _, _, kind in labels if kind == "label marker")
     extra = (len(legend) + narrow) * NOTE_HEIGHT
