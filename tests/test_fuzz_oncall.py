@@ -8,6 +8,7 @@ validates against ``schemas/envelope.schema.json``, with a readable part, never 
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from opsgenie_integration import Integration
+from opsgenie_integration.cli import main
 
 ENVELOPE = Draft202012Validator(json.loads((REPO / "schemas" / "envelope.schema.json").read_text()))
 INTEGRATION = Integration.load(entry_points=False)
@@ -137,3 +139,28 @@ def test_valid_inputs_and_any_answer_give_one_envelope(command, inputs, bodies):
     assert API_KEY not in json.dumps(envelope, default=str)
     if envelope["return_data"] == "Failed":
         assert envelope["error"]["message"].strip()
+
+
+@SETTINGS
+@given(
+    command=st.sampled_from([c.name for c in INTEGRATION.commands]),
+    params=st.lists(st.tuples(st.sampled_from(["Schedule", "Team", "user", "Picture", "Datetime"]), text), max_size=3),
+    answer=data,
+)  # fmt: skip
+def test_cli_table_output_always_prints_text_and_never_a_traceback(
+    tmp_path_factory, command, params, answer
+):
+    folder = tmp_path_factory.getbasetemp()
+    conn = folder / "fuzz-oncall-conn.json"
+    conn.write_text(json.dumps({"server_url": BASE, "api_key": API_KEY, "max_retry_time": 0}))
+    argv = ["run", command, "--connection", str(conn), "--output", "table"]
+    argv += ["--save-picture", str(folder / "fuzz-picture.svg")] if len(params) % 2 else []
+    for name, value in params:
+        argv += ["--param", f"{name}={value}"]
+    out, err = io.StringIO(), io.StringIO()
+    with rm.Mocker() as m:
+        m.get(rm.ANY, json={"data": answer, "took": 0, "requestId": "r"})
+        status = main(argv, stdout=out, stderr=err)
+    assert status in (0, 1, 2)
+    assert out.getvalue().strip() and "Traceback" not in out.getvalue() + err.getvalue()
+    assert API_KEY not in out.getvalue() + err.getvalue()
