@@ -73,18 +73,12 @@ def forget_emitted(stdout: TextIO) -> None:
 
 def emit_text(stdout: TextIO, text: str) -> None:
     """Print ``run``'s readable part (``--output table``) in place of its envelope, with the same
-    signal guard as ``emit``; characters the stream cannot encode are escaped."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    blocked = hasattr(signal, "pthread_sigmask")
-    if blocked:
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    guard against signals as ``emit``; characters the stream cannot encode are escaped."""
+    hold_interrupts()
     try:
-        try:
-            stdout.write(text + "\n")
-        except UnicodeEncodeError:
-            stdout.write(text.encode("ascii", "backslashreplace").decode("ascii") + "\n")
-        stdout.flush()
-        _EMITTED.add(id(stdout))
-    finally:
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+        text.encode("utf-8")  # lone surrogates (undecodable bytes in arguments) are no UTF-8
+        stdout.write(text + "\n")
+    except UnicodeEncodeError:
+        stdout.write(text.encode("ascii", "backslashreplace").decode("ascii") + "\n")
+    stdout.flush()
+    _EMITTED.add(id(stdout))
