@@ -25,8 +25,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
-from xml.sax.saxutils import escape
 
 from .readable import format_time, zone, zone_label
 from .shifts import Shift
@@ -83,7 +83,7 @@ def available() -> bool:
 
 def _attr(value: Any) -> str:
     """An attribute value made safe (drawsvg writes attribute values as given)."""
-    return escape(str(value), {'"': "&quot;", "'": "&#39;"})
+    return escape(str(value), quote=True)
 
 
 def _fit(text: str, width_px: float) -> str:

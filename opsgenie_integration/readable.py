@@ -14,7 +14,6 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: A table column: the row key it shows and its title.
 Column = tuple[str, str]
@@ -27,6 +26,8 @@ def zone(name: str | None) -> tzinfo:
     """The IANA time zone ``name``; UTC when None, empty or unknown."""
     if not name:
         return timezone.utc
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # on first use: start-up stays short
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
