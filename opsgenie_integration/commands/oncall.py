@@ -53,6 +53,9 @@ def get_next_on_call_user(ctx: CommandContext) -> CommandResult:
     participants``, ``exact_next_on_call_participants`` and ``next_on_call_participants`` (the
     trees as answered), ``schedule`` (``data._parent``). Nobody next is a Successful result with
     empty lists.
+
+    Raises:
+        errors.BadResponseError: ``data`` is not an object, or a tree is nested beyond reason.
     """
     inputs = ctx.inputs
     moment = _moment(inputs)
@@ -209,6 +212,11 @@ def is_user_on_call(ctx: CommandContext) -> CommandResult:
     names the person, or the team, escalation or schedule they are on call through; ``until``
     ISO 8601 UTC, the end of that stretch as far as the timeline reaches, null when the timeline
     does not show it). An unknown user or schedule is OpsGenie's 404.
+
+    Raises:
+        errors.NotFoundError: the user (or the schedule named) does not exist.
+        errors.BadResponseError: an answer is not shaped as documented (a timeline period
+            without valid dates included).
     """
     inputs = ctx.inputs
     moment = _moment(inputs)

@@ -42,8 +42,11 @@ def get_team(ctx: CommandContext) -> CommandResult:
     """Get Team: ``GET /v2/teams/{team}?identifierType=name|id``.
 
     Outputs: ``team`` (``data`` as answered: ``{id, name, description, members}``) and
-    ``members`` ``[{id, username, role}]``. An unknown team is OpsGenie's 404 (a Failed
-    envelope, ``type: not_found``).
+    ``members`` ``[{id, username, role}]``.
+
+    Raises:
+        errors.NotFoundError: no such team (OpsGenie's 404).
+        errors.BadResponseError: ``data`` is not an object.
     """
     inputs = ctx.inputs
     kind = inputs.get("identifier_type", "name")
@@ -65,7 +68,11 @@ def get_team(ctx: CommandContext) -> CommandResult:
 
 def list_teams(ctx: CommandContext) -> CommandResult:
     """List Teams: ``GET /v2/teams``. Output ``teams``: ``[{id, name, description}]`` as
-    answered."""
+    answered.
+
+    Raises:
+        errors.BadResponseError: ``data`` is not a list.
+    """
     body = ctx.client.list_teams()
     teams = answer_data(body, list, "list of teams")
     rows = [t for t in teams if isinstance(t, dict)]
@@ -130,7 +137,11 @@ def get_escalation(ctx: CommandContext) -> CommandResult:
     """Get Escalation: ``GET /v2/escalations/{escalation}?identifierType=name|id``.
 
     Outputs: ``escalation`` (``data`` as answered: ``{id, name, description, ownerTeam?, rules,
-    repeat?}``) and ``rules`` (see ``escalation_rules``). Unknown: OpsGenie's 404.
+    repeat?}``) and ``rules`` (see ``escalation_rules``).
+
+    Raises:
+        errors.NotFoundError: no such escalation (OpsGenie's 404).
+        errors.BadResponseError: ``data`` is not an object.
     """
     inputs = ctx.inputs
     kind = inputs.get("identifier_type", "name")
@@ -152,7 +163,11 @@ def get_escalation(ctx: CommandContext) -> CommandResult:
 
 def list_escalations(ctx: CommandContext) -> CommandResult:
     """List Escalations: ``GET /v2/escalations``. Output ``escalations``: the list as answered
-    (each with its ``rules``)."""
+    (each with its ``rules``).
+
+    Raises:
+        errors.BadResponseError: ``data`` is not a list.
+    """
     body = ctx.client.list_escalations()
     escalations = answer_data(body, list, "list of escalations")
     rows = []
