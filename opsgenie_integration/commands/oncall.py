@@ -117,6 +117,10 @@ def get_on_call_users_across_schedules(ctx: CommandContext) -> CommandResult:
     enabled, on_call_users: [{id, name, path}], unresolved_participants,
     on_call_participants}`` (the same people Get On-call User finds for that schedule);
     ``team`` (the filter, or null).
+
+    Raises:
+        errors.BadResponseError: an answer's ``data`` is not a list, or a tree is nested beyond
+            reason.
     """
     inputs = ctx.inputs
     moment = _moment(inputs)
