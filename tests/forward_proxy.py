@@ -52,8 +52,9 @@ HOP_BY_HOP = {
 class ProxyRecord:
     """One request the proxy received: ``method`` (``CONNECT`` for a tunnel), the raw ``target``,
     the origin ``host``/``port``, the origin ``path`` with its query (empty for CONNECT), the
-    ``status`` the proxy answered (None while in flight) and the proxy ``user`` (None without
-    credentials)."""
+    ``status`` the proxy answered (None while in flight), the proxy ``user`` (None without
+    credentials) and the local ``upstream_port`` of the proxy's connection to the origin (what the
+    origin sees as the client port; None when none was opened)."""
 
     method: str
     target: str
@@ -62,6 +63,7 @@ class ProxyRecord:
     path: str
     status: int | None = None
     user: str | None = None
+    upstream_port: int | None = None
 
 
 def _is_loopback(host: str) -> bool:
@@ -152,6 +154,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._reply(502, f"Cannot reach {self.path}: {exc}\n")
             return
         record.status = 200
+        record.upstream_port = int(upstream.getsockname()[1])
         self.send_response(200, "Connection established")
         self.end_headers()
         self.wfile.flush()
@@ -193,6 +196,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         try:
             conn = http.client.HTTPConnection(record.host, record.port, timeout=30)
             try:
+                conn.connect()
+                record.upstream_port = int(conn.sock.getsockname()[1])
                 conn.request(self.command, path, body=body, headers=headers)
                 answer = conn.getresponse()
                 data = answer.read()

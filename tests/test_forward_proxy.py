@@ -53,6 +53,8 @@ def test_forwards_http_and_logs_every_request(sandbox):
     ]
     assert log[0].host == "127.0.0.1" and log[0].port == int(sandbox.url.rsplit(":", 1)[1])
     assert log[0].user is None
+    # what the sandbox saw as the client is the proxy's upstream connection, request by request
+    assert [r.client[1] for r in sandbox.requests[-3:]] == [rec.upstream_port for rec in log]
     # the proxy does not pass its own headers on
     assert "Proxy-Authorization" not in sandbox.requests[-1].headers
 

@@ -50,8 +50,9 @@ _REASONS = {
 class RequestInfo:
     """One request as received: ``method``, raw ``path`` (percent-encoded, no query string),
     ``query`` (decoded, name -> list of values), ``headers`` (without Authorization), ``region``,
-    ``target`` (the raw request target), ``received_ms`` (sandbox clock, epoch ms) and the
-    answered ``status`` (None until answered; None too when the connection was reset)."""
+    ``target`` (the raw request target), ``received_ms`` (sandbox clock, epoch ms), the
+    answered ``status`` (None until answered; None too when the connection was reset) and the
+    ``client`` address ``(host, port)`` the request came from (a proxy's, when one forwarded it)."""
 
     method: str
     path: str
@@ -61,6 +62,7 @@ class RequestInfo:
     target: str
     received_ms: int
     status: int | None = None
+    client: tuple[str, int] | None = None
 
 
 @dataclass
@@ -163,6 +165,7 @@ class RequestPipeline:
             region=region,
             target=target,
             received_ms=self.api.clock.now_ms(),
+            client=(str(handler.client_address[0]), int(handler.client_address[1])),
         )
         if self.requests is not None:
             self.requests.append(info)
