@@ -16,8 +16,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from typing_extensions import Self
-
 from .api import OpsGenieApi
 from .auth import RIGHTS, KeyRing
 from .clock import SandboxClock
@@ -115,7 +113,7 @@ class Sandbox:
         for server in servers.values():
             server.stop()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(
