@@ -144,3 +144,20 @@ def _example(name: str) -> str:
         "DD/MM/YYYY HH:mm": "03/04/2026 10:00",
         "DD.MM.YYYY HH:mm": "03.04.2026 10:00",
     }[name]
+
+
+def looks_numeric_date(text: str) -> bool:
+    """True when ``text`` is a day/month-ordered date (``03/04/2026 10:00``) that is a real date
+    and time in at least one order (the Date Format decides which when the command runs)."""
+    match = _NUMERIC_DATE.match(text.strip())
+    if not match:
+        return False
+    a, b, year = int(match["a"]), int(match["b"]), int(match["year"])
+    clock = (int(match["hour"] or 0), int(match["minute"] or 0), int(match["second"] or 0))
+    for month, day in ((a, b), (b, a)):
+        try:
+            datetime(year, month, day, *clock)
+        except ValueError:
+            continue
+        return True
+    return False

@@ -22,8 +22,10 @@ from typing import Any
 from . import envelope as env
 from .client import OpsGenieClient
 from .command import CommandContext
+from .date_formats import DateFormatError, TimeInputSettings, time_input_settings
 from .errors import ConnectionSettingsError, InputError, OpsGenieIntegrationError
 from .manifest import CommandDefinition, Manifest, load_json, load_manifest
+from .network import NetworkSettingError, NetworkSettings, proxy_secrets, resolve_network
 from .redact import Redactor, secret_settings
 from .registry import RegisteredCommand, build_plugin_manager, collect_commands
 from .secrets import secret_error, split_reference
@@ -40,6 +42,12 @@ class Connection:
     settings: dict[str, Any]
     client: OpsGenieClient
     redactor: Redactor
+    time_inputs: TimeInputSettings = TimeInputSettings()
+
+    @property
+    def network(self) -> NetworkSettings:
+        """The proxy, CA bundle and verification every request of this connection uses."""
+        return self.client.network
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -121,6 +129,10 @@ class Integration:
         environment variables their ``env:`` references name. ``connect`` adds what the
         references resolve to."""
         literals, variables = secret_settings(self.manifest.connection_parameters, settings)
+        if isinstance(settings, Mapping):
+            for name, value in settings.items():
+                if isinstance(name, str) and name.strip().lower() == "proxy":
+                    literals.extend(proxy_secrets(value))
         return Redactor(literals, variables)
 
     def connect(
@@ -134,7 +146,10 @@ class Integration:
 
         Args:
             settings: ``server_url``, ``api_key`` (literal or reference), ``api_version``,
-                ``timeout`` (s), ``max_retry_time`` (s); display names are accepted too.
+                ``timeout`` (s), ``max_retry_time`` (s), ``proxy`` (URL or reference),
+                ``ca_bundle`` (PEM path), ``verify_tls``, ``date_format``, ``time_zone``;
+                display names are accepted too. Absent proxy / CA settings fall back to the
+                environment (``network.resolve_network``).
             session: a ``requests.Session`` to use (tests).
             redactor: the redactor to extend with the secrets (the CLI shares one with its log
                 filter); a new one from ``redactor_for`` when None.
@@ -160,6 +175,15 @@ class Integration:
         key = self.resolve_secret(values["api_key"])
         redactor.add([key])
         values["api_key"] = key
+        network = self.network_settings(values, redactor)
+        try:
+            time_inputs = time_input_settings(values.get("date_format"), values.get("time_zone"))
+        except DateFormatError as exc:
+            setting = "date_format" if str(exc).startswith("date_format") else "time_zone"
+            title = "Date Format" if setting == "date_format" else "Time Zone"
+            raise ConnectionSettingsError(
+                [{"parameter": title, "id": setting, "message": f"{title} ({exc})"}]
+            ) from None
         try:
             client = OpsGenieClient(
                 values["server_url"],
@@ -168,16 +192,72 @@ class Integration:
                 timeout=values["timeout"],
                 max_retry_time=values["max_retry_time"],
                 session=session,
+                network=network,
             )
         except ValueError as exc:  # the resolved key cannot travel in a header
             raise ConnectionSettingsError(
                 [{"parameter": "API Key", "id": "api_key", "message": f"API Key (api_key): {exc}"}]
             ) from None
-        return Connection(settings=values, client=client, redactor=redactor)
+        if not network.verify_tls:
+            log.warning(
+                "TLS certificate verification is off (verify_tls: false): anyone on the network "
+                "path to %s can read and change this connection's traffic, the API key included.",
+                client.base_url,
+            )
+        return Connection(
+            settings=values, client=client, redactor=redactor, time_inputs=time_inputs
+        )
 
-    def resolve_secret(self, value: str) -> str:
+    def network_for(self, settings: Any, redactor: Redactor) -> NetworkSettings:
+        """The proxy, CA bundle and verification of raw connection ``settings`` (any spelling),
+        for requests made outside a command (the health check's webhook): the same resolution
+        as ``connect``. Settings that do not validate leave the environment alone to decide
+        (``connect`` reports them when the check runs).
+
+        Raises:
+            ConnectionSettingsError: an unusable proxy, CA bundle or environment variable.
+        """
+        try:
+            values = self._connection_validator.validate(settings, redactor=redactor)
+        except InputError:
+            values = {}
+        return self.network_settings(values, redactor)
+
+    def network_settings(self, values: Mapping[str, Any], redactor: Redactor) -> NetworkSettings:
+        """Resolve ``proxy`` (a URL, or a secret reference to one), ``ca_bundle`` and
+        ``verify_tls`` of validated settings, with the environment as fallback. The proxy's
+        password joins ``redactor``.
+
+        Raises:
+            ConnectionSettingsError: naming the setting or the environment variable at fault.
+        """
+        proxy = values.get("proxy")
+        if isinstance(proxy, str) and proxy.strip():
+            text = proxy.strip()
+            if "://" not in text and split_reference(text):  # env:NAME, file:PATH, vault:...
+                proxy = self.resolve_secret(text, parameter=("Proxy", "proxy"))
+            redactor.add(proxy_secrets(proxy))
+        try:
+            return resolve_network(proxy, values.get("ca_bundle"), values.get("verify_tls"))
+        except NetworkSettingError as exc:
+            titles = {"proxy": "Proxy", "ca_bundle": "CA Bundle", "verify_tls": "Verify TLS"}
+            title = titles.get(exc.setting, exc.setting)
+            hint = (
+                None
+                if exc.setting in titles
+                else f"The environment variable {exc.setting} is used because the connection "
+                "has no such setting; fix or unset it, or set the setting."
+            )
+            raise ConnectionSettingsError(
+                [{"parameter": title, "id": exc.setting, "message": f"{title} ({exc})"}], hint=hint
+            ) from None
+
+    def resolve_secret(
+        self, value: str, *, parameter: tuple[str, str] = ("API Key", "api_key")
+    ) -> str:
         """The secret a setting names: the value itself, or what its reference (env:, file:,
-        keyring:, a plugin scheme) resolves to.
+        keyring:, a plugin scheme) resolves to. ``parameter``: (title, id) of the setting, for
+        the error.
 
         Raises:
             ConnectionSettingsError: naming the reference, never the secret.
@@ -191,11 +271,26 @@ class Integration:
             resolved = self.plugin_manager.hook.opsgenie_resolve_secret(
                 scheme=scheme, reference=rest
             )
+        except ConnectionSettingsError as exc:
+            if parameter[1] == "api_key":
+                raise
+            title, setting = parameter
+            problems = [
+                {
+                    "parameter": title,
+                    "id": setting,
+                    "message": str(p.get("message", "")).replace(
+                        "API Key (api_key)", f"{title} ({setting})"
+                    ),
+                }
+                for p in exc.problems
+            ]
+            raise ConnectionSettingsError(problems, hint=exc.hint) from None
         except OpsGenieIntegrationError:
             raise
         except Exception as exc:  # a vault plugin failed in its own way
             raise secret_error(
-                full, f"the secret plugin for {scheme!r} failed ({type(exc).__name__})"
+                full, f"the secret plugin for {scheme!r} failed ({type(exc).__name__})", parameter
             ) from None
         if resolved is None:
             # it may be a mistyped literal key with a colon: name the scheme only
@@ -203,9 +298,10 @@ class Integration:
                 f"{scheme}:...",
                 f"no secret resolver knows the scheme {scheme!r} "
                 "(built in: env, file, keyring; others come from plugins)",
+                parameter,
             )
         if not isinstance(resolved, str) or not resolved.strip():
-            raise secret_error(full, f"the secret named by {full!r} is empty")
+            raise secret_error(full, f"the secret named by {full!r} is empty", parameter)
         return resolved.strip()
 
     # -- running ----------------------------------------------------------------------------
@@ -271,6 +367,7 @@ class Integration:
                 command=definition,
                 default_field_mapping=event_source.get("field_mapping"),
                 manifest=self.manifest,
+                time_inputs=active.time_inputs,
             )
             result = registered.handler(context)
             if result.error is not None:
@@ -309,14 +406,23 @@ class Integration:
 
 
 def unknown_command(command: Any, known: Iterable[CommandDefinition]) -> InputError:
-    """The error for a command name no plugin provides, listing the commands there are."""
+    """The error for a command name no plugin provides: the closest name (``Did you mean 'Fetch
+    Event'?``, by display name or id, case and spacing ignored) and the commands there are."""
+    import difflib  # lazy: only an unknown command needs it
+
+    known = list(known)
     names = ", ".join(c.name for c in known)
+    folded = {" ".join(c.name.lower().replace("_", " ").split()): c.name for c in known}
+    folded.update({" ".join(c.id.lower().replace("_", " ").split()): c.name for c in known})
+    wanted = " ".join(str(command).lower().replace("_", " ").replace("-", " ").split())
+    close = difflib.get_close_matches(wanted, list(folded), n=1, cutoff=0.75)
+    guess = f" Did you mean {folded[close[0]]!r}?" if close else ""
     return InputError(
         [
             {
                 "parameter": "command",
                 "id": "command",
-                "message": f"Unknown command {command!r}. Commands: {names}.",
+                "message": f"Unknown command {command!r}.{guess} Commands: {names}.",
             }
         ]
     )

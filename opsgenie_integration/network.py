@@ -308,3 +308,19 @@ def _port(text: str) -> int | None:
     except ValueError:
         return -1  # an unreadable port matches nothing
     return value
+
+
+def proxy_secrets(value: object) -> list[str]:
+    """The strings to hide for a proxy URL: its password as written (percent-encoded), decoded,
+    and ``user:password``; [] without a password or for a reference (``env:NAME``...)."""
+    if not isinstance(value, str) or not value.strip():
+        return []
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return [value.strip()]  # unparsable: hide it whole
+    if parts.password is None:
+        return []
+    userinfo = parts.netloc.rpartition("@")[0]
+    raw_password = userinfo.partition(":")[2]
+    return [s for s in {raw_password, unquote(parts.password), userinfo} if s]
