@@ -405,18 +405,27 @@ class Integration:
         return envelope
 
 
+def closest_command(command: Any, known: Iterable[CommandDefinition]) -> str | None:
+    """The display name of the command closest to ``command`` (by name or id; case, ``_``, ``-``
+    and spacing ignored), or None when none is close: ``Fetch Events`` -> ``Fetch Event``."""
+    import difflib  # lazy: only an unknown command needs it
+
+    folded: dict[str, str] = {}
+    for c in known:
+        folded[" ".join(c.name.lower().replace("_", " ").split())] = c.name
+        folded[" ".join(c.id.lower().replace("_", " ").split())] = c.name
+    wanted = " ".join(str(command).lower().replace("_", " ").replace("-", " ").split())
+    close = difflib.get_close_matches(wanted, list(folded), n=1, cutoff=0.75)
+    return folded[close[0]] if close else None
+
+
 def unknown_command(command: Any, known: Iterable[CommandDefinition]) -> InputError:
     """The error for a command name no plugin provides: the closest name (``Did you mean 'Fetch
     Event'?``, by display name or id, case and spacing ignored) and the commands there are."""
-    import difflib  # lazy: only an unknown command needs it
-
     known = list(known)
     names = ", ".join(c.name for c in known)
-    folded = {" ".join(c.name.lower().replace("_", " ").split()): c.name for c in known}
-    folded.update({" ".join(c.id.lower().replace("_", " ").split()): c.name for c in known})
-    wanted = " ".join(str(command).lower().replace("_", " ").replace("-", " ").split())
-    close = difflib.get_close_matches(wanted, list(folded), n=1, cutoff=0.75)
-    guess = f" Did you mean {folded[close[0]]!r}?" if close else ""
+    closest = closest_command(command, known)
+    guess = f" Did you mean {closest!r}?" if closest else ""
     return InputError(
         [
             {

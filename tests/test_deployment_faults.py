@@ -308,6 +308,9 @@ def test_schedule_id_with_identifier_type_id(integration_, sb):
     ]
     by_name = run(integration_, sb, "Get On-call User", {"Schedule Name": schedule["id"]})
     assert by_name["error"]["type"] == "not_found"
+    assert (
+        "set Schedule Identifier Type (schedule_identifier_type) to id" in by_name["error"]["text"]
+    )
     bad = run(
         integration_,
         sb,
@@ -374,3 +377,22 @@ def test_one_info_line_per_request_and_per_retry(integration_, sb, caplog):
     done = [line for line in lines if line.startswith("GET /v2/schedules -> 200 in ")]
     assert len(done) == 1 and done[0].endswith("(1 retry)")
     assert all(API_KEY not in line for line in lines)
+
+
+def test_readme_states_the_body_limit_the_client_enforces():
+    from opsgenie_integration.client import MAX_BODY_BYTES
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"weigh at most {MAX_BODY_BYTES // 1_000_000} MB" in readme
+    assert "32 MB" not in readme
+
+
+def test_cli_unknown_command_suggests_the_closest_on_stderr():
+    import io
+
+    from opsgenie_integration.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["run", "Fetch Events"], stdout=out, stderr=err) == 2
+    assert "unknown command 'Fetch Events' (did you mean 'Fetch Event'?)" in err.getvalue()
+    assert "Did you mean 'Fetch Event'?" in json.loads(out.getvalue())["error"]["message"]

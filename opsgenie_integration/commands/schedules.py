@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .. import errors
@@ -25,6 +26,19 @@ def get_schedules(ctx: CommandContext) -> CommandResult:
 def _identifier_type(ctx: CommandContext) -> str:
     """The Schedule Identifier Type input: ``name`` (default) or ``id``."""
     return str(ctx.inputs.get("schedule_identifier_type") or "name")
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _name_that_is_an_id(ctx: CommandContext, exc: errors.NotFoundError) -> None:
+    """A 404 for a UUID given as a name: say so (OpsGenie's message only asks to check it)."""
+    name = str(ctx.inputs.get("schedule_name") or "").strip()
+    if _identifier_type(ctx) == "name" and _UUID.match(name):
+        exc.hint = (
+            "Schedule Name looks like a schedule id: set Schedule Identifier Type "
+            "(schedule_identifier_type) to id, or give the schedule's name."
+        )
 
 
 def _query_date(ctx: CommandContext) -> str | None:
@@ -50,14 +64,18 @@ def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
     if inputs.get("expand"):
         expand = [part.strip() for part in inputs["expand"].split(",")]
     date = _query_date(ctx)
-    body = ctx.client.get_schedule_timeline(
-        inputs["schedule_name"],
-        identifier_type=_identifier_type(ctx),
-        interval=inputs.get("interval"),
-        interval_unit=inputs.get("interval_unit"),
-        date=date,
-        expand=expand,
-    )
+    try:
+        body = ctx.client.get_schedule_timeline(
+            inputs["schedule_name"],
+            identifier_type=_identifier_type(ctx),
+            interval=inputs.get("interval"),
+            interval_unit=inputs.get("interval_unit"),
+            date=date,
+            expand=expand,
+        )
+    except errors.NotFoundError as exc:
+        _name_that_is_an_id(ctx, exc)
+        raise
     data = answer_data(body, dict, "timeline")
     final = data.get("finalTimeline")
     rotations = final.get("rotations") if isinstance(final, dict) else None
@@ -107,7 +125,11 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
     inputs = ctx.inputs
     date = _query_date(ctx)
     kind = _identifier_type(ctx)
-    body = ctx.client.get_on_calls(inputs["schedule_name"], identifier_type=kind, date=date)
+    try:
+        body = ctx.client.get_on_calls(inputs["schedule_name"], identifier_type=kind, date=date)
+    except errors.NotFoundError as exc:
+        _name_that_is_an_id(ctx, exc)
+        raise
     data = answer_data(body, dict, "on-call participants")
     tree = data.get("onCallParticipants") or []
     users: list[dict] = []
