@@ -47,14 +47,18 @@ def fetch_event(ctx: CommandContext) -> CommandResult:
     enrich = bool(inputs.get("enrich"))
     mapping = _field_mapping(ctx, enrich)
     now = utc_now()
+    # every time input is read (and refused) before any request, the saved search's included
+    end_given = None
+    if "end_time" in inputs:
+        end_given = to_epoch_ms(user_time(ctx, "end_time", "End Time", now))
+    start_given = None
+    if "start_time" in inputs and "checkpoint" not in inputs:
+        start_given = to_epoch_ms(user_time(ctx, "start_time", "Start Time", now))
     query, digest_of = condition, condition
     if inputs.get("saved_search"):
         saved = _saved_search_query(ctx, str(inputs["saved_search"]).strip())
         query = f"({saved}) AND ({condition})" if condition else saved
         digest_of = f"{condition}\x00saved search:{saved}"
-    end_given = None
-    if "end_time" in inputs:
-        end_given = to_epoch_ms(user_time(ctx, "end_time", "End Time", now))
     if "checkpoint" in inputs:
         try:
             checkpoint = Checkpoint.decode(inputs["checkpoint"])
@@ -73,8 +77,8 @@ def fetch_event(ctx: CommandContext) -> CommandResult:
         cursor, seen = checkpoint.updated_at, set(checkpoint.seen_ids)
         fixed_end = end_given if end_given is not None else checkpoint.end
     else:
-        if "start_time" in inputs:
-            cursor = to_epoch_ms(user_time(ctx, "start_time", "Start Time", now))
+        if start_given is not None:
+            cursor = start_given
         else:
             cursor = to_epoch_ms(now - DEFAULT_LOOKBACK)
         seen = set()
