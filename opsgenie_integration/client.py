@@ -17,6 +17,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from typing import Any, Union
 from urllib.parse import urlsplit
 
@@ -292,8 +293,10 @@ class OpsGenieClient:
         path = urlsplit(url).path
         started = time.monotonic()
         try:
-            with warnings.catch_warnings():
-                if not self.network.verify_tls:  # said once per run by Integration.connect
+            # verification off is said once per run by Integration.connect, not per request
+            quiet = warnings.catch_warnings() if not self.network.verify_tls else nullcontext()
+            with quiet:
+                if not self.network.verify_tls:
                     warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
                 response = self.session.get(
                     url, params=clean, timeout=self.timeout, stream=True, allow_redirects=False
