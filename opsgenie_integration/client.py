@@ -386,7 +386,8 @@ class OpsGenieClient:
                 f"(max_retry_time) of {self.max_retry_time:g} s. Try again in {retry_after:g} s, "
                 "raise max_retry_time, or lower the call rate."
             )
-        return f"{head} {self._retries_said(retried)[0].upper()}{self._retries_said(retried)[1:]} Try again later, or lower the call rate."
+        said = self._retries_said(retried)
+        return f"{head} {said[:1].upper()}{said[1:]} Try again later, or lower the call rate."
 
     def _proxy_note(self) -> str:
         if self.proxy is None:
