@@ -181,8 +181,9 @@ class Integration:
         except DateFormatError as exc:
             setting = "date_format" if str(exc).startswith("date_format") else "time_zone"
             title = "Date Format" if setting == "date_format" else "Time Zone"
+            text = str(exc).split(": ", 1)[-1]
             raise ConnectionSettingsError(
-                [{"parameter": title, "id": setting, "message": f"{title} ({exc})"}]
+                [{"parameter": title, "id": setting, "message": f"{title} ({setting}): {text}"}]
             ) from None
         try:
             client = OpsGenieClient(
@@ -241,15 +242,20 @@ class Integration:
             return resolve_network(proxy, values.get("ca_bundle"), values.get("verify_tls"))
         except NetworkSettingError as exc:
             titles = {"proxy": "Proxy", "ca_bundle": "CA Bundle", "verify_tls": "Verify TLS"}
-            title = titles.get(exc.setting, exc.setting)
-            hint = (
-                None
-                if exc.setting in titles
-                else f"The environment variable {exc.setting} is used because the connection "
-                "has no such setting; fix or unset it, or set the setting."
-            )
+            text = str(exc)
+            if text.startswith(f"{exc.setting}: "):
+                text = text[len(exc.setting) + 2 :]
+            if exc.setting in titles:
+                title, hint = titles[exc.setting], None
+                message = f"{title} ({exc.setting}): {text}"
+            else:  # an environment variable
+                title, message = exc.setting, f"{exc.setting}: {text}"
+                hint = (
+                    f"The environment variable {exc.setting} is used because the connection has "
+                    "no such setting; fix or unset it, or set the setting."
+                )
             raise ConnectionSettingsError(
-                [{"parameter": title, "id": exc.setting, "message": f"{title} ({exc})"}], hint=hint
+                [{"parameter": title, "id": exc.setting, "message": message}], hint=hint
             ) from None
 
     def resolve_secret(
