@@ -109,6 +109,33 @@ def test_fetch_and_health_check_go_through_the_proxy(
         assert len(paths) == len(sandbox.requests) - before  # every request, in the proxy's log
 
 
+def test_fetch_and_health_check_through_https_proxy_to_an_https_server(
+    receiver, tmp_path, monkeypatch
+):
+    from tls_material import make_tls_material, server_context
+
+    tls = make_tls_material(tmp_path / "tls")
+    updated = [BASE_MS + i * 1000 for i in range(30)]
+    with Sandbox(
+        alerts=0, seed=4, api_key=API_KEY, clock=BASE_MS + 5 * HOUR, tls=server_context(tls)
+    ) as sb:
+        sb.store.replace_alerts(make_alerts(updated))
+        with ForwardProxy(credentials=("dave", "tunnel-pw-7")) as proxy:
+            monkeypatch.setenv("HTTPS_PROXY", proxy.url_with_auth)
+            conn = connection_file(tmp_path, sb, ca_bundle=str(tls.ca))
+            status, out, err = run_cli(
+                "fetch", "--start", str(BASE_MS), "--end", str(BASE_MS + HOUR), "--connection", conn
+            )
+            assert status == 0 and len(out.splitlines()) == 30, err
+            status, out, err = run_cli(
+                "health-check", "--interval", "0.001", "--count", "1", "--connection", conn,
+            )  # fmt: skip
+            assert json.loads(out)["passed"] == 1, err
+            assert "tunnel-pw-7" not in err
+            assert sb.requests and direct_requests(sb, proxy, 0) == []
+            assert {rec.method for rec in proxy.log} == {"CONNECT"}
+
+
 def test_health_check_webhook_goes_through_the_proxy(sandbox, receiver, tmp_path):
     key = "0ff1ce00-0000-4000-8000-000000000001"
     sandbox.add_key(key, ("read",))  # Test Connection fails: a change of state, notified
