@@ -20,7 +20,8 @@ from .date_formats import TimeInputSettings, looks_numeric_date, parse_numeric_d
 #: Accepted examples, quoted in every time error message.
 TIME_FORMATS_HELP = (
     "a time such as 2020-06-03 00:00, 2020-06-03T00:00:00Z, 2020-06-03T02:00:00+02:00, "
-    "2020-06-03, epoch milliseconds, now, or 3 days ago"
+    "2020-06-03, epoch milliseconds, now, 3 days ago, or 03/04/2026 10:00 in the Date Format "
+    "setting's order"
 )
 
 _EPOCH_MS = re.compile(r"^\s*([0-9]{11,15})\s*$")
