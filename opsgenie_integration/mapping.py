@@ -164,18 +164,17 @@ class FieldMapping:
     field_names: tuple[str, ...]
     _events: Accessor
     _map_one: Callable[[Any], dict[str, Any]]
-    source_fields: tuple[str, ...] = ()
+    first_fields: tuple[str | None, ...] = ()
 
     def fields_missing_from_list(self) -> list[tuple[str, str]]:
         """``(field name, alert field)`` of each mapped field whose path starts with an alert
         field the alert list never carries (``LIST_ALERT_FIELDS``): null for every event unless
         each alert is read in full."""
-        out = []
-        for name, source in zip(self.field_names, self.source_fields):
-            top = first_field(source)
-            if top is not None and top not in LIST_ALERT_FIELDS:
-                out.append((name, top))
-        return out
+        return [
+            (name, top)
+            for name, top in zip(self.field_names, self.first_fields)
+            if top is not None and top not in LIST_ALERT_FIELDS
+        ]
 
     def events(self, answer: Any) -> list[Any]:
         """The alerts selected by the Main Event JSON Path in one OpsGenie answer."""
@@ -280,7 +279,7 @@ def load_field_mapping(path: str | Path, *, parameter: str = "Field Mapping File
         )
     problems = []
     compiled: list[tuple[str, Accessor, list[Step] | None]] = []
-    sources: list[str] = []
+    tops: list[str | None] = []
     seen = set()
     try:
         events_accessor, _ = compile_path(raw["main_event_json_path"])
@@ -298,7 +297,7 @@ def load_field_mapping(path: str | Path, *, parameter: str = "Field Mapping File
             problems.append(problem(f"fields[{index}] ({name}): {exc}"))
             continue
         compiled.append((name, accessor, steps))
-        sources.append(entry["source_field"])
+        tops.append(first_field(entry["source_field"]))
     if problems:
         raise FieldMappingError(problems)
     return FieldMapping(
@@ -307,7 +306,7 @@ def load_field_mapping(path: str | Path, *, parameter: str = "Field Mapping File
         field_names=tuple(n for n, _, _ in compiled),
         _events=events_accessor,
         _map_one=_build_mapper(compiled),
-        source_fields=tuple(sources),
+        first_fields=tuple(tops),
     )
 
 
