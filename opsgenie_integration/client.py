@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 
 from . import errors
 from .network import NetworkSettings
+from .redact import Redactor
 from .retry import make_retry
 from .urls import encode_segment, is_version_path, normalize_server_url
 from .watchdog import pool_classes
@@ -106,6 +107,7 @@ class OpsGenieClient:
         max_retry_time: float = 60.0,
         session: requests.Session | None = None,
         network: NetworkSettings | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         if not is_version_path(api_version or ""):
             raise ValueError("API Version must look like v2")
@@ -117,6 +119,8 @@ class OpsGenieClient:
         self.api_version = api_version
         self.timeout = (CONNECT_TIMEOUT, float(timeout))
         self._api_key = api_key
+        # pieces of OpsGenie's answers quoted in error messages pass the connection's redactor
+        self._redactor = redactor if redactor is not None else Redactor([api_key])
         self.session = session or requests.Session()
         adapter = HTTPAdapter(max_retries=make_retry(max_retry_time), pool_maxsize=4)
         adapter.poolmanager.pool_classes_by_scheme = pool_classes(
@@ -446,6 +450,10 @@ class OpsGenieClient:
             hint="Check the proxy setting (or HTTPS_PROXY / NO_PROXY) and that the proxy runs.",
         )
 
+    def _hidden(self, raw: bytes) -> bytes:
+        """``raw`` with the secrets (and runs of their first or last characters) hidden."""
+        return self._redactor.text(raw.decode("utf-8", "replace")).encode("utf-8")
+
     def _read_body(self, response: requests.Response, started: float, path: str) -> bytes:
         """The whole body, decompressed, within ``MAX_BODY_BYTES`` and the answer deadline
         (``ANSWER_DEADLINE_FACTOR`` times the read timeout, counted from the request)."""
@@ -490,7 +498,7 @@ class OpsGenieClient:
             if not raw.strip():
                 what = "an empty body"
             elif body is _NOT_JSON:
-                shown = _snippet(raw.replace(self._api_key.encode(), b"[REDACTED]"))
+                shown = _snippet(self._hidden(raw))
                 what = f"a body that is not JSON ({content_type or 'no Content-Type'}: {shown})"
             else:
                 what = "JSON that is not an object"
@@ -513,7 +521,7 @@ class OpsGenieClient:
             message = _message_without_json(
                 status,
                 response.reason,
-                raw.replace(self._api_key.encode(), b"[REDACTED]"),
+                self._hidden(raw),
                 content_type,
             )
         if 300 <= status < 400:

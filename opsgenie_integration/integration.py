@@ -26,7 +26,7 @@ from .date_formats import DateFormatError, TimeInputSettings, time_input_setting
 from .errors import ConnectionSettingsError, InputError, OpsGenieIntegrationError
 from .manifest import CommandDefinition, Manifest, load_json, load_manifest
 from .network import NetworkSettingError, NetworkSettings, proxy_secrets, resolve_network
-from .redact import Redactor, secret_settings
+from .redact import Redactor, secret_settings, secret_values
 from .registry import RegisteredCommand, build_plugin_manager, collect_commands
 from .secrets import secret_error, split_reference
 from .validation import InputValidator
@@ -126,14 +126,28 @@ class Integration:
     def redactor_for(self, settings: Any) -> Redactor:
         """A new ``Redactor`` for connection ``settings``: the values of every ``secret: true``
         parameter given literally (under any spelling of its name), and as ``variables`` the
-        environment variables their ``env:`` references name. ``connect`` adds what the
-        references resolve to."""
-        literals, variables = secret_settings(self.manifest.connection_parameters, settings)
+        environment variables their ``env:`` references name, and what each reference resolves
+        to, when it does (tried once, before any validation, so that a refused setting or input
+        that holds the key never shows it; ``connect`` reuses the answer, see
+        ``Redactor.resolved``, and reports a reference that does not resolve). The password of
+        a literal ``proxy`` URL is hidden too (the proxy itself may be named)."""
+        parameters = self.manifest.connection_parameters
+        literals, variables = secret_settings(parameters, settings)
         if isinstance(settings, Mapping):
             for name, value in settings.items():
                 if isinstance(name, str) and name.strip().lower() == "proxy":
                     literals.extend(proxy_secrets(value))
-        return Redactor(literals, variables)
+        redactor = Redactor(literals, variables)
+        for value in secret_values(parameters, settings):
+            if split_reference(value) is None:
+                continue
+            try:
+                resolved = self.resolve_secret(value)
+            except OpsGenieIntegrationError:
+                continue  # connect reports it, naming the reference
+            redactor.resolved[value] = resolved
+            redactor.add([resolved])
+        return redactor
 
     def connect(
         self,
@@ -172,7 +186,8 @@ class Integration:
             raise
         except InputError as exc:
             raise ConnectionSettingsError(exc.problems, hint=exc.hint) from None
-        key = self.resolve_secret(values["api_key"])
+        raw_key = values["api_key"]
+        key = redactor.resolved.get(raw_key) or self.resolve_secret(raw_key)
         redactor.add([key])
         values["api_key"] = key
         network = self.network_settings(values, redactor)
@@ -194,6 +209,7 @@ class Integration:
                 max_retry_time=values["max_retry_time"],
                 session=session,
                 network=network,
+                redactor=redactor,
             )
         except ValueError as exc:  # the resolved key cannot travel in a header
             raise ConnectionSettingsError(
@@ -299,11 +315,18 @@ class Integration:
                 full, f"the secret plugin for {scheme!r} failed ({type(exc).__name__})", parameter
             ) from None
         if resolved is None:
-            # it may be a mistyped literal key with a colon: name the scheme only
+            # it may be a mistyped literal key with a colon: name the scheme only when it cannot be
+            # the start of a key (a key is hex digits and dashes: a scheme with a digit may be one)
+            shown = scheme if not any(ch.isdigit() for ch in scheme) else None
             raise secret_error(
-                f"{scheme}:...",
-                f"no secret resolver knows the scheme {scheme!r} "
-                "(built in: env, file, keyring; others come from plugins)",
+                f"{shown}:..." if shown else f"the {parameter[0]} setting",
+                (
+                    f"no secret resolver knows the scheme {shown!r}"
+                    if shown
+                    else "the value holds a ':' so it is read as a secret reference, and no secret "
+                    "resolver knows its scheme (not shown: it may be part of a key)"
+                )
+                + " (built in: env, file, keyring; others come from plugins)",
                 parameter,
             )
         if not isinstance(resolved, str) or not resolved.strip():

@@ -34,6 +34,7 @@ from ..integration import Integration
 from ..logs import configure_cli_logging
 from ..redact import Redactor
 from ..secrets import split_reference
+from ..urls import is_loopback_host
 from .connection import SandboxConnection, add_connection_arguments
 from .output import ExitStatus, UsageError
 from .signals import in_main_thread
@@ -207,7 +208,7 @@ def build_notifiers(
             except OpsGenieIntegrationError as exc:
                 raise UsageError(_password_problem(reference, exc)) from None
             redactor.add([password])
-            if not args.smtp_starttls and args.smtp_host not in ("localhost", "127.0.0.1", "::1"):
+            if not args.smtp_starttls and not is_loopback_host(args.smtp_host):
                 stderr.write("health-check: warning: the SMTP password is sent without STARTTLS\n")
         port = args.smtp_port or (587 if args.smtp_starttls else 25)
         if not 0 < port < 65536:

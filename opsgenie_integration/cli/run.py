@@ -71,9 +71,10 @@ def parse_params(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Run one command and print its envelope; ``main`` has made SIGTERM an interrupt.
 
-    The command is resolved here once and handed to ``Integration.run`` by id, with the
-    connection settings and the one ``Redactor`` the log filter uses: ``run`` connects,
-    validates and builds every Failed envelope (unknown command, bad inputs, bad settings).
+    The command is resolved here once and its definition handed to ``Integration.run``, with
+    the connection settings and the one ``Redactor`` the log filter uses: ``run`` connects,
+    validates and builds the Failed envelopes of unknown commands, bad inputs and bad settings;
+    only an unreadable ``--connection`` file (it fails before ``run``) gets its envelope here.
     """
     redactor = Redactor()
     configure_cli_logging(stderr, args.verbose, redactor)
