@@ -2,9 +2,11 @@
 
 ``{"command", "return_data": "Successful"|"Failed", "raw_data", "error", "readable", ...command
 outputs}``; on failure ``error`` is the error tab: ``failure_indicator``, ``status_code``,
-``message``, ``text``, ``type``, ``retryable``, ``hint``, ``request_id``, ``code``, ``errors``.
-``readable`` is what a person reads: the command's own Markdown text (a sentence, a table), or,
-for a command that wrote none, ``readable.summarize`` of its outputs; on failure the error's text.
+``message``, ``text``, ``type``, ``retryable``, ``hint``, ``request_id``, ``code``, ``errors``; a
+rate-limited failure adds ``retry_after`` (s) and ``rate_limit_reason``, a proxy failure ``proxy``
+(without its password). ``readable`` is what a person reads: the command's own Markdown text (a
+sentence, a table), or, for a command that wrote none, ``readable.summarize`` of its outputs; on
+failure the error's text.
 """
 
 from __future__ import annotations
@@ -91,6 +93,14 @@ def failure(
         "code": exc.code,
         "errors": exc.errors,
     }
+    for key, attribute in (
+        ("retry_after", "retry_after"),
+        ("rate_limit_reason", "reason"),
+        ("proxy", "proxy"),
+    ):
+        value = getattr(exc, attribute, None)
+        if value is not None:
+            error[key] = value
     text = error["text"]
     if readable and readable.strip():
         text = f"{text}\n\n{readable}"

@@ -204,7 +204,12 @@ def test_test_connection(integration_, sb):
     assert envelope["return_data"] == "Successful" and all(
         c["can_run"] for c in envelope["commands"].values()
     )
-    assert [r.path for r in sb.requests] == ["/v2/account", "/v2/alerts"]
+    assert [r.path for r in sb.requests] == [
+        "/v2/account",
+        "/v2/alerts",
+        "/v2/schedules",
+        "/v2/users",
+    ]
 
 
 # -- the core's errors, reproduced by the sandbox --------------------------------------------------

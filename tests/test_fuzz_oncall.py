@@ -25,8 +25,11 @@ ENVELOPE = Draft202012Validator(json.loads((REPO / "schemas" / "envelope.schema.
 INTEGRATION = Integration.load(entry_points=False)
 
 CASES = [
-    ("Get Next On-call User", {"Schedule": "Ops Team/EU #1", "Datetime": "2026-10-25T07:30:00Z"}),
-    ("Get Next On-call User", {"Schedule": "s-1", "Schedule Identifier Type": "id"}),
+    (
+        "Get Next On-call User",
+        {"Schedule Name": "Ops Team/EU #1", "Datetime": "2026-10-25T07:30:00Z"},
+    ),
+    ("Get Next On-call User", {"Schedule Name": "s-1", "Schedule Identifier Type": "id"}),
     ("Get On-call Users Across Schedules", {}),
     ("Get On-call Users Across Schedules", {"Team": "ops", "Datetime": "2026-10-20"}),
     ("Is User On Call", {"Username or ID": "jane.smith@example.com"}),
@@ -144,7 +147,7 @@ def test_valid_inputs_and_any_answer_give_one_envelope(command, inputs, bodies):
 @SETTINGS
 @given(
     command=st.sampled_from([c.name for c in INTEGRATION.commands]),
-    params=st.lists(st.tuples(st.sampled_from(["Schedule", "Team", "user", "Picture", "Datetime"]), text), max_size=3),
+    params=st.lists(st.tuples(st.sampled_from(["Schedule Name", "Team", "user", "Picture", "Datetime"]), text), max_size=3),
     answer=data,
 )  # fmt: skip
 def test_cli_table_output_always_prints_text_and_never_a_traceback(

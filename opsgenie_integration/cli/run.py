@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from .. import envelope as env
 from ..errors import InputError, OpsGenieIntegrationError
-from ..integration import Integration, printable_name
+from ..integration import Integration, closest_command, printable_name
 from ..logs import configure_cli_logging
 from ..manifest import CommandDefinition
 from ..readable import markdown_to_text
@@ -99,7 +99,11 @@ def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if definition is None:
         emit(stdout, integration.run(args.command, {}, None, redactor=redactor))
         known = ", ".join(repr(c.name) for c in integration.commands)
-        stderr.write(f"opsgenie-integration: unknown command {args.command!r}; commands: {known}\n")
+        closest = closest_command(args.command, integration.commands)
+        guess = f" (did you mean {closest!r}?)" if closest else ""
+        stderr.write(
+            f"opsgenie-integration: unknown command {args.command!r}{guess}; commands: {known}\n"
+        )
         return ExitStatus.USAGE
     params = parse_params(args)
     if args.save_picture:

@@ -4,10 +4,13 @@ and finding the people in an on-call participant tree."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from .. import errors
+from ..command import CommandContext
 from ..readable import join_names
+from ..times import parse_user_time
 
 
 def answer_data(body: dict, kind: type, what: str) -> Any:
@@ -37,12 +40,30 @@ def input_error(parameter: str, input_id: str, text: str) -> errors.InputError:
     )
 
 
+def user_time(
+    ctx: CommandContext, input_id: str, parameter: str, now: datetime | None = None
+) -> datetime:
+    """The time input ``input_id`` read with the connection's Date Format and Time Zone.
+
+    Raises:
+        errors.InputError: naming ``parameter`` (an ambiguous day/month order names the Date
+            Format setting).
+    """
+    definition = getattr(ctx, "command", None)
+    if definition is not None and input_id in definition.input_by_id():
+        parameter = definition.input_by_id()[input_id].title  # the manifest's display name
+    try:
+        return parse_user_time(ctx.inputs[input_id], now=now, settings=ctx.time_inputs)
+    except ValueError as exc:
+        raise input_error(parameter, input_id, str(exc)) from None
+
+
 def on_call_people(tree: Any, body: dict) -> tuple[list[dict], list[dict]]:
     """The people of an on-call participant tree (``onCallParticipants``, ``nextOnCall...``):
     ``(users, unresolved)``; ``users`` ``[{id, name, path}]`` has each user once (``path``: the
     ``type:name`` of the teams or escalations they came through); ``unresolved`` ``[{id, name,
-    type, path}]`` the teams, escalations or schedules listed without members. Non-objects are
-    skipped.
+    type, path, rules}]`` the teams, escalations or schedules listed without members. Non-objects
+    are skipped.
 
     Raises:
         errors.BadResponseError: the tree is nested beyond reason (``body``'s requestId kept).
@@ -90,7 +111,9 @@ def _flatten_participants(
     nodes: Any, path: list[str], users: list[dict], unresolved: list[dict], seen: set[str | None]
 ) -> None:
     """Walk OpsGenie's participant tree: each user once into ``users``, each team, escalation
-    or schedule listed without members into ``unresolved``; non-objects are skipped."""
+    or schedule listed without members into ``unresolved`` once per path, with ``rules``: the
+    ``{notifyType, escalationTime}`` of each place it was listed (two escalation rules naming
+    the same schedule are one entry with two rules); non-objects are skipped."""
     if not isinstance(nodes, list):
         return
     for node in nodes:
@@ -113,14 +136,21 @@ def _flatten_participants(
             step = f"{text_of(kind)}:{text_of(node.get('name'))}"
             _flatten_participants(children, [*path, step], users, unresolved, seen)
         elif kind not in (None, "none"):
-            unresolved.append(
-                {
-                    "id": text_of(node.get("id")),
-                    "name": text_of(node.get("name")),
-                    "type": text_of(kind),
-                    "path": list(path),
-                }
+            rule = {k: node[k] for k in ("notifyType", "escalationTime") if node.get(k) is not None}
+            entry = {
+                "id": text_of(node.get("id")),
+                "name": text_of(node.get("name")),
+                "type": text_of(kind),
+                "path": list(path),
+            }
+            same = next(
+                (u for u in unresolved if {**u, "rules": None} == {**entry, "rules": None}), None
             )
+            if same is None:
+                same = {**entry, "rules": []}
+                unresolved.append(same)
+            if rule and rule not in same["rules"]:
+                same["rules"].append(rule)
 
 
 def text_of(value: Any) -> str | None:

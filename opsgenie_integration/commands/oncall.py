@@ -23,15 +23,16 @@ from ..shifts import (
     shifts_at,
     shifts_from_timeline,
 )
-from ..times import format_query_date, parse_user_time, to_epoch_ms, utc_now
-from ._answers import add_flat_recipients, answer_data, on_call_people, people_text
+from ..times import format_query_date, to_epoch_ms, utc_now
+from ._answers import add_flat_recipients, answer_data, on_call_people, people_text, user_time
 
 #: The timeline read to find when a shift ends: this many weeks from the week of the moment.
 UNTIL_WEEKS = 2
 
 
-def _moment(inputs: dict[str, Any]) -> datetime:
-    return parse_user_time(inputs["date"]) if "date" in inputs else utc_now()
+def _moment(ctx: CommandContext) -> datetime:
+    """Datetime, read with the connection's Date Format and Time Zone; now when left out."""
+    return user_time(ctx, "date", "Datetime") if "date" in ctx.inputs else utc_now()
 
 
 def _text(value: Any) -> str | None:
@@ -58,11 +59,11 @@ def get_next_on_call_user(ctx: CommandContext) -> CommandResult:
         errors.BadResponseError: ``data`` is not an object, or a tree is nested beyond reason.
     """
     inputs = ctx.inputs
-    moment = _moment(inputs)
-    kind = inputs.get("identifier_type", "name")
+    moment = _moment(ctx)
+    kind = inputs.get("schedule_identifier_type", "name")
     date = format_query_date(moment)
     client = ctx.client
-    body = client.get_next_on_calls(inputs["schedule"], identifier_type=kind, date=date)
+    body = client.get_next_on_calls(inputs["schedule_name"], identifier_type=kind, date=date)
     data = answer_data(body, dict, "next on-call participants")
     exact_tree = data.get("exactNextOnCallRecipients") or []
     next_tree = data.get("nextOnCallRecipients") or []
@@ -72,7 +73,7 @@ def get_next_on_call_user(ctx: CommandContext) -> CommandResult:
     raw: Any = body
     if unresolved or unresolved_next:
         flat_body = client.get_next_on_calls(
-            inputs["schedule"], identifier_type=kind, flat=True, date=date
+            inputs["schedule_name"], identifier_type=kind, flat=True, date=date
         )
         raw = [body, flat_body]
         flat = answer_data(flat_body, dict, "next on-call recipients")
@@ -81,7 +82,7 @@ def get_next_on_call_user(ctx: CommandContext) -> CommandResult:
         )
         add_flat_recipients(per_rotation, flat.get("nextOnCallParticipants"))
     parent = data.get("_parent") if isinstance(data.get("_parent"), dict) else {}
-    name = _text(parent.get("name")) or inputs["schedule"]
+    name = _text(parent.get("name")) or inputs["schedule_name"]
     outputs.update(
         {
             "next_on_call_users": exact_users,
@@ -123,7 +124,7 @@ def get_on_call_users_across_schedules(ctx: CommandContext) -> CommandResult:
             reason.
     """
     inputs = ctx.inputs
-    moment = _moment(inputs)
+    moment = _moment(ctx)
     date = format_query_date(moment)
     client = ctx.client
     raw: list[Any] = []
@@ -223,7 +224,7 @@ def is_user_on_call(ctx: CommandContext) -> CommandResult:
             without valid dates included).
     """
     inputs = ctx.inputs
-    moment = _moment(inputs)
+    moment = _moment(ctx)
     at_ms = to_epoch_ms(moment)
     date = format_query_date(moment)
     client = ctx.client
@@ -235,8 +236,10 @@ def is_user_on_call(ctx: CommandContext) -> CommandResult:
         "fullName": _text(user_data.get("fullName")),
     }
     raw: list[Any] = [user_body]
-    if inputs.get("schedule"):
-        one = client.get_on_calls(inputs["schedule"], identifier_type="name", flat=True, date=date)
+    if inputs.get("schedule_name"):
+        one = client.get_on_calls(
+            inputs["schedule_name"], identifier_type="name", flat=True, date=date
+        )
         raw.append(one)
         items = [answer_data(one, dict, "on-call recipients")]
     else:
@@ -288,7 +291,9 @@ def is_user_on_call(ctx: CommandContext) -> CommandResult:
     who = user["fullName"] or user["username"] or inputs["user"]
     when = format_time(at_ms)
     if not found:
-        where = f"in {inputs['schedule']}" if inputs.get("schedule") else "in any schedule"
+        where = (
+            f"in {inputs['schedule_name']}" if inputs.get("schedule_name") else "in any schedule"
+        )
         readable = f"{who} is not on call at {when} {where}."
     else:
         parts = []

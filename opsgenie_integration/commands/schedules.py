@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .. import errors, picture
 from ..command import CommandContext, CommandResult, CommandSpec
 from ..readable import format_time, markdown_table
 from ..shifts import TimelineShapeError, rotation_names, shifts_from_timeline, timeline_window
-from ..times import format_query_date, parse_user_time, to_epoch_ms, utc_now
-from ._answers import add_flat_recipients, answer_data, on_call_people, people_text, text_of
+from ..times import format_query_date, to_epoch_ms, utc_now
+from ._answers import (
+    add_flat_recipients,
+    answer_data,
+    on_call_people,
+    people_text,
+    text_of,
+    user_time,
+)
 
 _SHIFT_COLUMNS = [
     ("person", "Person"),
@@ -56,10 +64,35 @@ def get_schedules(ctx: CommandContext) -> CommandResult:
     return CommandResult(raw_data=body, outputs={"schedules": schedules}, readable=table)
 
 
+def _identifier_type(ctx: CommandContext) -> str:
+    """The Schedule Identifier Type input: ``name`` (default) or ``id``."""
+    return str(ctx.inputs.get("schedule_identifier_type") or "name")
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _name_that_is_an_id(ctx: CommandContext, exc: errors.NotFoundError) -> None:
+    """A 404 for a UUID given as a name: say so (OpsGenie's message only asks to check it)."""
+    name = str(ctx.inputs.get("schedule_name") or "").strip()
+    if _identifier_type(ctx) == "name" and _UUID.match(name):
+        exc.hint = (
+            "Schedule Name looks like a schedule id: set Schedule Identifier Type "
+            "(schedule_identifier_type) to id, or give the schedule's name."
+        )
+
+
+def _query_date(ctx: CommandContext) -> str | None:
+    if "date" not in ctx.inputs:
+        return None
+    return format_query_date(user_time(ctx, "date", "Date"))
+
+
 def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
-    """Get Schedule Timeline: ``GET /v2/schedules/{name}/timeline?identifierType=name`` with
-    ``interval``, ``intervalUnit``, ``date`` and ``expand`` when given; with Picture = svg, also
-    ``GET /v2/schedules/{name}?identifierType=name`` for the schedule's time zone.
+    """Get Schedule Timeline: ``GET /v2/schedules/{name or id}/timeline?identifierType=name|id``
+    (Schedule Identifier Type, name by default) with ``interval``, ``intervalUnit``, ``date``
+    and ``expand`` when given; with Picture = svg, also ``GET /v2/schedules/{name or
+    id}?identifierType=name|id`` for the schedule's time zone.
 
     Outputs: ``periods``, the final timeline flattened, ``[{rotation, rotation_id, startDate,
     endDate, type, recipient}]`` in rotation order; ``shifts``, the same periods merged per
@@ -77,16 +110,20 @@ def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
     expand = None
     if inputs.get("expand"):
         expand = [part.strip() for part in inputs["expand"].split(",")]
-    date = format_query_date(parse_user_time(inputs["date"])) if "date" in inputs else None
+    date = _query_date(ctx)
     name = inputs["schedule_name"]
-    body = ctx.client.get_schedule_timeline(
-        name,
-        identifier_type="name",
-        interval=inputs.get("interval"),
-        interval_unit=inputs.get("interval_unit"),
-        date=date,
-        expand=expand,
-    )
+    try:
+        body = ctx.client.get_schedule_timeline(
+            name,
+            identifier_type=_identifier_type(ctx),
+            interval=inputs.get("interval"),
+            interval_unit=inputs.get("interval_unit"),
+            date=date,
+            expand=expand,
+        )
+    except errors.NotFoundError as exc:
+        _name_that_is_an_id(ctx, exc)
+        raise
     data = answer_data(body, dict, "timeline")
     final = data.get("finalTimeline")
     rotations = final.get("rotations") if isinstance(final, dict) else None
@@ -149,7 +186,7 @@ def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
             outputs["picture_error"] = problem
             readable += f"\n\nNo picture: {problem}"
         else:
-            schedule_body = ctx.client.get_schedule(name, identifier_type="name")
+            schedule_body = ctx.client.get_schedule(name, identifier_type=_identifier_type(ctx))
             raw = [body, schedule_body]
             schedule = answer_data(schedule_body, dict, "schedule")
             zone = schedule.get("timezone") if isinstance(schedule.get("timezone"), str) else None
@@ -183,8 +220,13 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
         errors.BadResponseError: ``data`` is not an object, or the tree is nested too deeply.
     """
     inputs = ctx.inputs
-    date = format_query_date(parse_user_time(inputs["date"])) if "date" in inputs else None
-    body = ctx.client.get_on_calls(inputs["schedule_name"], identifier_type="name", date=date)
+    date = _query_date(ctx)
+    kind = _identifier_type(ctx)
+    try:
+        body = ctx.client.get_on_calls(inputs["schedule_name"], identifier_type=kind, date=date)
+    except errors.NotFoundError as exc:
+        _name_that_is_an_id(ctx, exc)
+        raise
     data = answer_data(body, dict, "on-call participants")
     tree = data.get("onCallParticipants") or []
     users, unresolved = on_call_people(tree, body)
@@ -192,7 +234,7 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
     raw: Any = body
     if unresolved:
         flat_body = ctx.client.get_on_calls(
-            inputs["schedule_name"], identifier_type="name", flat=True, date=date
+            inputs["schedule_name"], identifier_type=kind, flat=True, date=date
         )
         raw = [body, flat_body]
         flat_data = answer_data(flat_body, dict, "on-call recipients")
@@ -208,7 +250,7 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
         }
     )
     parent = data.get("_parent") if isinstance(data.get("_parent"), dict) else {}
-    moment = parse_user_time(inputs["date"]) if "date" in inputs else utc_now()
+    moment = user_time(ctx, "date", "Datetime") if "date" in inputs else utc_now()
     readable = (
         f"On call for {text_of(parent.get('name')) or inputs['schedule_name']} at "
         f"{format_time(to_epoch_ms(moment))}: {people_text(users)}."

@@ -71,7 +71,7 @@ def test_next_on_call_across_a_rotation_boundary(integration_, sb):
         integration_,
         sb,
         "Get Next On-call User",
-        {"Schedule": "Ops Team/EU #1", "Datetime": "2026-10-20T06:00:00Z"},
+        {"Schedule Name": "Ops Team/EU #1", "Datetime": "2026-10-20T06:00:00Z"},
     )
     # at 07:00Z (09:00 Berlin) omar takes over the primary rotation; the escalation stays on
     assert names(envelope["next_on_call_users"]) == [
@@ -112,7 +112,7 @@ def test_next_on_call_across_a_dst_change(integration_, sb, date, now_on, next_o
         integration_,
         sb,
         "Get Next On-call User",
-        {"Schedule": S_OPS, "Schedule Identifier Type": "id", "Datetime": date},
+        {"Schedule Name": S_OPS, "Schedule Identifier Type": "id", "Datetime": date},
     )
     assert names(nxt["next_on_call_users"])[0] == next_on
     assert sent(sb)[-1][1] == f"/v2/schedules/{S_OPS}/next-on-calls"
@@ -120,12 +120,12 @@ def test_next_on_call_across_a_dst_change(integration_, sb, date, now_on, next_o
 
 
 def test_next_on_call_of_an_empty_schedule_is_nobody(integration_, sb):
-    envelope = ok(integration_, sb, "Get Next On-call User", {"Schedule": "Empty"})
+    envelope = ok(integration_, sb, "Get Next On-call User", {"Schedule Name": "Empty"})
     assert envelope["next_on_call_users"] == [] and "nobody" in envelope["readable"]
 
 
 def test_next_on_call_unknown_schedule_is_a_404(integration_, sb):
-    envelope = run(integration_, sb, "Get Next On-call User", {"Schedule": "Nope"})
+    envelope = run(integration_, sb, "Get Next On-call User", {"Schedule Name": "Nope"})
     assert envelope["return_data"] == "Failed" and envelope["error"]["status_code"] == 404
     assert envelope["readable"] == envelope["error"]["text"]
 
@@ -405,8 +405,8 @@ def test_every_new_request_is_a_described_operation(integration_, sb, shared_dir
         str(shared_dir / "opsgenie" / "openapi" / "opsgenie-v2-subset.openapi3.json")
     )
     calls = [
-        ("Get Next On-call User", {"Schedule": "Ops Team/EU #1"}),
-        ("Get Next On-call User", {"Schedule": S_OPS, "Schedule Identifier Type": "id"}),
+        ("Get Next On-call User", {"Schedule Name": "Ops Team/EU #1"}),
+        ("Get Next On-call User", {"Schedule Name": S_OPS, "Schedule Identifier Type": "id"}),
         ("Get On-call Users Across Schedules", {"Team": "ops"}),
         ("Is User On Call", {"user": "bob@example.com", "Datetime": "2026-10-27T12:00:00Z"}),
         ("Is User On Call", {"user": "jane.smith@example.com", "Schedule Name": "Ops Team/EU #1"}),

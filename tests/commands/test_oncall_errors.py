@@ -11,7 +11,7 @@ from conftest import BASE
 from .command_helpers import check_envelope, sent
 
 COMMANDS = {
-    "Get Next On-call User": {"Schedule": "Ops Team/EU #1"},
+    "Get Next On-call User": {"Schedule Name": "Ops Team/EU #1"},
     "Get On-call Users Across Schedules": {"Team": "ops"},
     "Is User On Call": {"Username or ID": "user+oncall@example.com"},
     "Get Team": {"Team": "Équipe Nuit"},
@@ -64,10 +64,10 @@ def test_an_answer_without_its_data_is_a_bad_response(integration, conn, command
         ("Get Next On-call User", {}, "Schedule"),
         (
             "Get Next On-call User",
-            {"Schedule": "x", "Schedule Identifier Type": "alias"},
+            {"Schedule Name": "x", "Schedule Identifier Type": "alias"},
             "Schedule Identifier Type",
         ),
-        ("Get Next On-call User", {"Schedule": "x", "Datetime": "yesterday-ish"}, "Datetime"),
+        ("Get Next On-call User", {"Schedule Name": "x", "Datetime": "yesterday-ish"}, "Datetime"),
         ("Get On-call Users Across Schedules", {"Team": "x" * 1001}, "Team"),
         ("Is User On Call", {"Schedule Name": "x"}, "Username or ID"),
         ("Is User On Call", {"user": "a", "Datetime": "31/31/2020"}, "Datetime"),
@@ -103,7 +103,7 @@ def test_requests_name_the_identifier_type_and_encode_one_segment(integration, c
         )
         integration.run(
             "Get Next On-call User",
-            {"Schedule": "a+b", "Datetime": "2026-12-01T09:00:00+01:00"},
+            {"Schedule Name": "a+b", "Datetime": "2026-12-01T09:00:00+01:00"},
             conn,
         )
         path, query, raw = sent(m)

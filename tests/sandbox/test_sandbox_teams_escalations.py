@@ -145,3 +145,25 @@ def test_seeded_escalations_and_teams_are_consistent_with_the_rotations(api, san
     assert {e["id"] for e in listed} == {e["id"] for e in store.escalations}
     teams = api.get("/v2/teams").json()["data"]
     assert {t["id"] for t in teams} == {t["id"] for t in store.teams}
+
+
+def test_a_team_key_sees_its_team_and_the_escalations_it_owns(sandbox):
+    """A team integration's key (limited to Database): its team and escalations, others 403."""
+    from .sandbox_helpers import make_api
+
+    key = "12121212-3434-4565-8787-909090909090"
+    sandbox.add_key(key, ("read", "configuration"), team="Database")
+    store = sandbox.store
+    database = next(t for t in store.teams if t["name"] == "Database")
+    other = next(t for t in store.teams if t["name"] != "Database")
+    owned = [e for e in store.escalations if (e.get("ownerTeam") or {}).get("id") == database["id"]]
+    foreign = [e for e in store.escalations if e not in owned]
+    assert owned and foreign
+    with make_api(sandbox, key=key) as api:
+        assert api.get(f"/v2/teams/{database['id']}").status_code == 200
+        refused = api.get(f"/v2/teams/{other['id']}")
+        assert refused.status_code == 403 and refused.json()["code"] == 40301
+        listed = api.get("/v2/escalations").json()["data"]
+        assert [e["id"] for e in listed] == [e["id"] for e in owned]
+        assert api.get(f"/v2/escalations/{owned[0]['id']}").status_code == 200
+        assert api.get(f"/v2/escalations/{foreign[0]['id']}").status_code == 403
