@@ -254,3 +254,42 @@ def test_date_valid_only_in_the_other_order_names_the_date_format_setting(integr
     error = envelope["error"]
     assert error["type"] == "validation" and "Start Time" in error["message"]
     assert "date_format" in error["message"] or "Date Format" in error["message"], error["message"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a scheme-less HTTP_PROXY/HTTPS_PROXY (host:port, read as http:// by requests and curl) "
+    "is refused with 'the scheme must be http or https (got none / got <host>)'",
+)
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy"])
+def test_scheme_less_proxy_variable_is_read_as_http_like_requests_does(
+    integration_, sb, monkeypatch, variable
+):
+    with ForwardProxy() as proxy:
+        monkeypatch.setenv(variable, f"127.0.0.1:{proxy.port}")
+        envelope = run(integration_, sb.connection, "Get Schedules")
+        log = proxy.log
+    assert envelope["return_data"] == "Successful", envelope["error"]
+    assert [r.path for r in log] == ["/v2/schedules"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="every proxy variable is validated eagerly: one that NO_PROXY makes irrelevant for the "
+    "Server URL (a system-wide socks5 ALL_PROXY, a malformed HTTPS_PROXY) still fails every command",
+)
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"ALL_PROXY": "socks5://127.0.0.1:1080", "NO_PROXY": "127.0.0.1"},
+        {"HTTPS_PROXY": "http://user:pw@proxy.example:99999", "NO_PROXY": "*"},
+    ],
+    ids=["socks-all-proxy-bypassed", "bad-https-proxy-no-proxy-star"],
+)
+def test_proxy_variable_bypassed_by_no_proxy_does_not_fail_the_command(
+    integration_, sb, monkeypatch, environ
+):
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    envelope = run(integration_, sb.connection, "Get Schedules")
+    assert envelope["return_data"] == "Successful", envelope["error"]["message"]
