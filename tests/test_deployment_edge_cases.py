@@ -45,7 +45,9 @@ def sb():
 
 
 def run(integration, connection, command, inputs=None, **settings):
-    envelope = integration.run(command, inputs or {}, {**connection, "max_retry_time": 0, **settings})
+    envelope = integration.run(
+        command, inputs or {}, {**connection, "max_retry_time": 0, **settings}
+    )
     ENVELOPE.validate(envelope)
     assert API_KEY not in json.dumps(envelope)
     return envelope
@@ -126,7 +128,9 @@ def test_dripping_proxy_is_cut_at_the_answer_deadline(integration_, sb):
 def test_proxy_closing_without_answer_does_not_claim_retries_that_were_not_made(integration_, sb):
     proxy = RawProxy("close")
     try:
-        envelope = run(integration_, sb.connection, "Get Schedules", proxy=proxy.url, max_retry_time=5)
+        envelope = run(
+            integration_, sb.connection, "Get Schedules", proxy=proxy.url, max_retry_time=5
+        )
     finally:
         proxy.close()
     error = envelope["error"]
@@ -169,7 +173,9 @@ def test_ca_bundle_without_a_parsable_certificate_names_the_setting(
     settings = {"ca_bundle": str(garbage)} if source == "setting" else {}
     if source != "setting":
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(garbage))
-    with Sandbox(alerts=20, seed=4, api_key=API_KEY, clock=CLOCK, tls=server_context(material)) as https_sb:
+    with Sandbox(
+        alerts=20, seed=4, api_key=API_KEY, clock=CLOCK, tls=server_context(material)
+    ) as https_sb:
         envelope = run(integration_, https_sb.connection, "Get Schedules", **settings)
     error = envelope["error"]
     assert error["type"] in ("configuration", "tls") and error["retryable"] is False, error
@@ -183,16 +189,27 @@ def test_ca_bundle_without_a_parsable_certificate_names_the_setting(
     "sent and breaks the time window; the answer check then blames OpsGenie (bad_response)",
 )
 @pytest.mark.parametrize(
-    "query", ["status: open) OR (status: closed", "message: foo\\"], ids=["unbalanced", "trailing-backslash"]
+    "query",
+    ["status: open) OR (status: closed", "message: foo\\"],
+    ids=["unbalanced", "trailing-backslash"],
 )
-def test_saved_search_query_that_breaks_the_window_is_refused_naming_the_input(integration_, sb, query):
-    saved = {"id": "7ea40000-0000-4000-8000-0000000000aa", "name": "Breaks the window", "query": query, "teams": []}
+def test_saved_search_query_that_breaks_the_window_is_refused_naming_the_input(
+    integration_, sb, query
+):
+    saved = {
+        "id": "7ea40000-0000-4000-8000-0000000000aa",
+        "name": "Breaks the window",
+        "query": query,
+        "teams": [],
+    }
     store = sb.store
     store._saved.append(saved)
     store._saved_by_name[saved["name"]], store._saved_by_id[saved["id"]] = saved, saved
     try:
         before = len(sb.requests)
-        envelope = run(integration_, sb.connection, "Fetch Event", {**WINDOW, "Saved Search": saved["name"]})
+        envelope = run(
+            integration_, sb.connection, "Fetch Event", {**WINDOW, "Saved Search": saved["name"]}
+        )
         paths = [r.path for r in sb.requests[before:]]
     finally:
         store._saved.remove(saved)
@@ -209,7 +226,9 @@ def test_saved_search_query_that_breaks_the_window_is_refused_naming_the_input(i
     "`this` or recursive descent hide details/description, which then map to null silently",
 )
 @pytest.mark.parametrize("source", ["$.`this`.details.host", "$..details.host"])
-def test_mapping_path_reaching_a_field_the_list_lacks_is_refused(integration_, sb, tmp_path, source):
+def test_mapping_path_reaching_a_field_the_list_lacks_is_refused(
+    integration_, sb, tmp_path, source
+):
     path = tmp_path / "mapping.yaml"
     path.write_text(
         "name: custom\nmain_event_json_path: $.data\nfields:\n"
