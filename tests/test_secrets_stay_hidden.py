@@ -211,4 +211,6 @@ def test_a_short_key_that_spells_the_envelope_s_own_words_leaves_them_intact(key
     assert envelope["return_data"] == "Failed" and envelope["command"] == "Get Schedules"
     assert envelope["error"]["failure_indicator"] == "Get Schedules failed."
     assert envelope["error"]["type"] == "configuration"
-    assert key not in json.dumps({k: v for k, v in envelope["error"].items() if k in ("message", "text", "hint")})
+    assert key not in json.dumps(
+        {k: v for k, v in envelope["error"].items() if k in ("message", "text", "hint")}
+    )
