@@ -25,8 +25,10 @@ from .backends.jsm import DEFAULT_API_URL, JsmBackend, JsmClient, basic_credenti
 from .backends.opsgenie import OpsGenieBackend
 from .client import DEFAULT_SERVER_URL, OpsGenieClient
 from .command import CommandContext
+from .date_formats import DateFormatError, TimeInputSettings, time_input_settings
 from .errors import ConnectionSettingsError, InputError, OpsGenieIntegrationError
 from .manifest import CommandDefinition, Manifest, load_json, load_manifest
+from .network import NetworkSettingError, NetworkSettings, proxy_secrets, resolve_network
 from .redact import Redactor, secret_settings, secret_values
 from .registry import RegisteredCommand, build_plugin_manager, collect_commands
 from .secrets import secret_error, split_reference
@@ -44,6 +46,12 @@ class Connection:
     settings: dict[str, Any]
     client: AlertBackend
     redactor: Redactor
+    time_inputs: TimeInputSettings = TimeInputSettings()
+
+    @property
+    def network(self) -> NetworkSettings:
+        """The proxy, CA bundle and verification every request of this connection uses."""
+        return self.client.network
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -125,9 +133,14 @@ class Integration:
         environment variables their ``env:`` references name, and what each reference resolves
         to, when it does (tried once, before any validation, so that a refused setting or input
         that holds the key never shows it; ``connect`` reuses the answer, see
-        ``Redactor.resolved``, and reports a reference that does not resolve)."""
+        ``Redactor.resolved``, and reports a reference that does not resolve). The password of
+        a literal ``proxy`` URL is hidden too (the proxy itself may be named)."""
         parameters = self.manifest.connection_parameters
         literals, variables = secret_settings(parameters, settings)
+        if isinstance(settings, Mapping):
+            for name, value in settings.items():
+                if isinstance(name, str) and name.strip().lower() == "proxy":
+                    literals.extend(proxy_secrets(value))
         redactor = Redactor(literals, variables)
         for value in secret_values(parameters, settings):
             if split_reference(value) is None:
@@ -150,11 +163,14 @@ class Integration:
         """Validate connection settings, resolve the API key reference, build the client.
 
         Args:
-            settings: ``platform`` (opsgenie, the default, or jsm); for OpsGenie ``server_url``,
-                ``api_key`` (literal or reference), ``api_version``; for JSM ``site`` or
-                ``cloud_id``, ``email``, ``api_token`` (literal or reference), ``server_url``
-                (the gateway, https://api.atlassian.com unless given); ``timeout`` (s),
-                ``max_retry_time`` (s); display names are accepted too.
+            settings: ``platform`` (opsgenie, the default, or jsm); for OpsGenie
+                ``server_url``, ``api_key`` (literal or reference), ``api_version``; for JSM
+                ``site`` or ``cloud_id``, ``email``, ``api_token`` (literal or reference),
+                ``server_url`` (the gateway, https://api.atlassian.com unless given); for both
+                ``timeout`` (s), ``max_retry_time`` (s), ``proxy`` (URL or reference),
+                ``ca_bundle`` (PEM path), ``verify_tls``, ``date_format``, ``time_zone``;
+                display names are accepted too. Absent proxy / CA settings fall back to the
+                environment (``network.resolve_network``).
             session: a ``requests.Session`` to use (tests).
             redactor: the redactor to extend with the secrets (the CLI shares one with its log
                 filter); a new one from ``redactor_for`` when None.
@@ -177,29 +193,61 @@ class Integration:
             raise
         except InputError as exc:
             raise ConnectionSettingsError(exc.problems, hint=exc.hint) from None
-        if values.get("platform") == "jsm":
-            return self._connect_jsm(values, session, redactor)
-        raw_key = values["api_key"]
-        key = redactor.resolved.get(raw_key) or self.resolve_secret(raw_key)
-        redactor.add([key])
-        values["api_key"] = key
+        if values.get("platform") != "jsm":
+            raw_key = values["api_key"]
+            key = redactor.resolved.get(raw_key) or self.resolve_secret(raw_key)
+            redactor.add([key])
+            values["api_key"] = key
+        network = self.network_settings(values, redactor)
         try:
-            client = OpsGenieClient(
-                values["server_url"],
-                key,
-                values["api_version"],
-                timeout=values["timeout"],
-                max_retry_time=values["max_retry_time"],
-                session=session,
-                redactor=redactor,
-            )
-        except ValueError as exc:  # the resolved key cannot travel in a header
+            time_inputs = time_input_settings(values.get("date_format"), values.get("time_zone"))
+        except DateFormatError as exc:
+            setting = "date_format" if str(exc).startswith("date_format") else "time_zone"
+            title = "Date Format" if setting == "date_format" else "Time Zone"
+            text = str(exc).split(": ", 1)[-1]
             raise ConnectionSettingsError(
-                [{"parameter": "API Key", "id": "api_key", "message": f"API Key (api_key): {exc}"}]
+                [{"parameter": title, "id": setting, "message": f"{title} ({setting}): {text}"}]
             ) from None
-        return Connection(settings=values, client=OpsGenieBackend(client), redactor=redactor)
+        backend: AlertBackend
+        if values.get("platform") == "jsm":
+            backend = self._jsm_backend(values, session, redactor, network)
+        else:
+            try:
+                client = OpsGenieClient(
+                    values["server_url"],
+                    values["api_key"],
+                    values["api_version"],
+                    timeout=values["timeout"],
+                    max_retry_time=values["max_retry_time"],
+                    session=session,
+                    network=network,
+                    redactor=redactor,
+                )
+            except ValueError as exc:  # the resolved key cannot travel in a header
+                raise ConnectionSettingsError(
+                    [
+                        {
+                            "parameter": "API Key",
+                            "id": "api_key",
+                            "message": f"API Key (api_key): {exc}",
+                        }
+                    ]
+                ) from None
+            backend = OpsGenieBackend(client)
+        if not network.verify_tls:
+            log.warning(
+                "TLS certificate verification is off (verify_tls: false): anyone on the network "
+                "path to %s can read and change this connection's traffic, the credentials "
+                "included.",
+                backend.base_url,
+            )
+        return Connection(
+            settings=values, client=backend, redactor=redactor, time_inputs=time_inputs
+        )
 
-    def _connect_jsm(self, values: dict[str, Any], session: Any, redactor: Redactor) -> Connection:
+    def _jsm_backend(
+        self, values: dict[str, Any], session: Any, redactor: Redactor, network: NetworkSettings
+    ) -> JsmBackend:
         """Platform jsm: Site or Cloud ID, Email, API Token (resolved like the API Key); the API
         gateway is Server URL when one other than OpsGenie's default is given."""
         if not values.get("site") and not values.get("cloud_id"):
@@ -229,6 +277,7 @@ class Integration:
                 timeout=values["timeout"],
                 max_retry_time=values["max_retry_time"],
                 session=session,
+                network=network,
                 redactor=redactor,
             )
         except ValueError as exc:  # the resolved token cannot travel in a header
@@ -241,11 +290,63 @@ class Integration:
                     }
                 ]
             ) from None
-        return Connection(settings=values, client=JsmBackend(client), redactor=redactor)
+        return JsmBackend(client)
 
-    def resolve_secret(self, value: str) -> str:
+    def network_for(self, settings: Any, redactor: Redactor) -> NetworkSettings:
+        """The proxy, CA bundle and verification of raw connection ``settings`` (any spelling),
+        for requests made outside a command (the health check's webhook): the same resolution
+        as ``connect``. Settings that do not validate leave the environment alone to decide
+        (``connect`` reports them when the check runs).
+
+        Raises:
+            ConnectionSettingsError: an unusable proxy, CA bundle or environment variable.
+        """
+        try:
+            values = self._connection_validator.validate(settings, redactor=redactor)
+        except InputError:
+            values = {}
+        return self.network_settings(values, redactor)
+
+    def network_settings(self, values: Mapping[str, Any], redactor: Redactor) -> NetworkSettings:
+        """Resolve ``proxy`` (a URL, or a secret reference to one), ``ca_bundle`` and
+        ``verify_tls`` of validated settings, with the environment as fallback. The proxy's
+        password joins ``redactor``.
+
+        Raises:
+            ConnectionSettingsError: naming the setting or the environment variable at fault.
+        """
+        proxy = values.get("proxy")
+        if isinstance(proxy, str) and proxy.strip():
+            text = proxy.strip()
+            if "://" not in text and split_reference(text):  # env:NAME, file:PATH, vault:...
+                proxy = self.resolve_secret(text, parameter=("Proxy", "proxy"))
+            redactor.add(proxy_secrets(proxy))
+        try:
+            return resolve_network(proxy, values.get("ca_bundle"), values.get("verify_tls"))
+        except NetworkSettingError as exc:
+            titles = {"proxy": "Proxy", "ca_bundle": "CA Bundle", "verify_tls": "Verify TLS"}
+            text = str(exc)
+            if text.startswith(f"{exc.setting}: "):
+                text = text[len(exc.setting) + 2 :]
+            if exc.setting in titles:
+                title, hint = titles[exc.setting], None
+                message = f"{title} ({exc.setting}): {text}"
+            else:  # an environment variable
+                title, message = exc.setting, f"{exc.setting}: {text}"
+                hint = (
+                    f"The environment variable {exc.setting} is used because the connection has "
+                    "no such setting; fix or unset it, or set the setting."
+                )
+            raise ConnectionSettingsError(
+                [{"parameter": title, "id": exc.setting, "message": message}], hint=hint
+            ) from None
+
+    def resolve_secret(
+        self, value: str, *, parameter: tuple[str, str] = ("API Key", "api_key")
+    ) -> str:
         """The secret a setting names: the value itself, or what its reference (env:, file:,
-        keyring:, a plugin scheme) resolves to.
+        keyring:, a plugin scheme) resolves to. ``parameter``: (title, id) of the setting, for
+        the error.
 
         Raises:
             ConnectionSettingsError: naming the reference, never the secret.
@@ -259,18 +360,33 @@ class Integration:
             resolved = self.plugin_manager.hook.opsgenie_resolve_secret(
                 scheme=scheme, reference=rest
             )
+        except ConnectionSettingsError as exc:
+            if parameter[1] == "api_key":
+                raise
+            title, setting = parameter
+            problems = [
+                {
+                    "parameter": title,
+                    "id": setting,
+                    "message": str(p.get("message", "")).replace(
+                        "API Key (api_key)", f"{title} ({setting})"
+                    ),
+                }
+                for p in exc.problems
+            ]
+            raise ConnectionSettingsError(problems, hint=exc.hint) from None
         except OpsGenieIntegrationError:
             raise
         except Exception as exc:  # a vault plugin failed in its own way
             raise secret_error(
-                full, f"the secret plugin for {scheme!r} failed ({type(exc).__name__})"
+                full, f"the secret plugin for {scheme!r} failed ({type(exc).__name__})", parameter
             ) from None
         if resolved is None:
             # it may be a mistyped literal key with a colon: name the scheme only when it cannot be
             # the start of a key (a key is hex digits and dashes: a scheme with a digit may be one)
             shown = scheme if not any(ch.isdigit() for ch in scheme) else None
             raise secret_error(
-                f"{shown}:..." if shown else "the API Key setting",
+                f"{shown}:..." if shown else f"the {parameter[0]} setting",
                 (
                     f"no secret resolver knows the scheme {shown!r}"
                     if shown
@@ -278,9 +394,10 @@ class Integration:
                     "resolver knows its scheme (not shown: it may be part of a key)"
                 )
                 + " (built in: env, file, keyring; others come from plugins)",
+                parameter,
             )
         if not isinstance(resolved, str) or not resolved.strip():
-            raise secret_error(full, f"the secret named by {full!r} is empty")
+            raise secret_error(full, f"the secret named by {full!r} is empty", parameter)
         return resolved.strip()
 
     # -- running ----------------------------------------------------------------------------
@@ -349,12 +466,15 @@ class Integration:
                 command=definition,
                 default_field_mapping=event_source.get("field_mapping"),
                 manifest=self.manifest,
+                time_inputs=active.time_inputs,
             )
             result = registered.handler(context)
             if result.error is not None:
-                envelope = env.failure(display, result.error, result.raw_data, result.outputs)
+                envelope = env.failure(
+                    display, result.error, result.raw_data, result.outputs, result.readable
+                )
             else:
-                envelope = env.success(display, result.raw_data, result.outputs)
+                envelope = env.success(display, result.raw_data, result.outputs, result.readable)
         except OpsGenieIntegrationError as exc:
             envelope = env.failure(display, exc, exc.body)
         except Exception as exc:  # the last line of defence: a bug must not crash the host
@@ -369,14 +489,16 @@ class Integration:
             if owned is not None:
                 owned.close()
         try:
-            envelope = redactor.value(envelope)
+            envelope = hide_secrets(envelope, redactor, known=definition is not None)
         except RecursionError:  # an answer nested beyond reason: keep the outcome, drop the data
             deep = OpsGenieIntegrationError(
                 "OpsGenie's answer is nested too deeply to be returned.",
                 hint="Check the Server URL: something other than OpsGenie may have answered.",
                 error_type="bad_response",
             )
-            envelope = redactor.value(env.failure(display, deep, None))
+            envelope = hide_secrets(
+                env.failure(display, deep, None), redactor, known=definition is not None
+            )
         try:
             self.plugin_manager.hook.opsgenie_after_command(
                 command=display, envelope=envelope, seconds=time.monotonic() - started
@@ -386,15 +508,60 @@ class Integration:
         return envelope
 
 
+def closest_command(command: Any, known: Iterable[CommandDefinition]) -> str | None:
+    """The display name of the command closest to ``command`` (by name or id; case, ``_``, ``-``
+    and spacing ignored), or None when none is close: ``Fetch Events`` -> ``Fetch Event``."""
+    import difflib  # lazy: only an unknown command needs it
+
+    folded: dict[str, str] = {}
+    for c in known:
+        folded[" ".join(c.name.lower().replace("_", " ").split())] = c.name
+        folded[" ".join(c.id.lower().replace("_", " ").split())] = c.name
+    wanted = " ".join(str(command).lower().replace("_", " ").replace("-", " ").split())
+    close = difflib.get_close_matches(wanted, list(folded), n=1, cutoff=0.75)
+    return folded[close[0]] if close else None
+
+
+#: Error-tab fields that hold only the integration's own vocabulary (never OpsGenie's or the
+#: user's text): a short secret that happens to spell part of them must not corrupt them.
+_FIXED_ERROR_FIELDS = frozenset({"type", "retryable", "status_code", "code"})
+
+
+def hide_secrets(envelope: dict[str, Any], redactor: Redactor, *, known: bool) -> dict[str, Any]:
+    """``envelope`` with every secret hidden, except in what the integration itself wrote from
+    fixed words: ``return_data``, the error's ``type`` and status, and, for a ``known`` command
+    (its display name comes from the manifest, not from the caller), ``command`` and the
+    error's ``failure_indicator``. So an API key of ``Fail`` cannot turn ``Failed`` into
+    ``[REDACTED]ed`` while any text that could carry it is still hidden."""
+    fixed_top = {"return_data", "command"} if known else {"return_data"}
+    fixed_error = _FIXED_ERROR_FIELDS | ({"failure_indicator"} if known else set())
+    hidden: dict[str, Any] = {}
+    for key, value in envelope.items():
+        if key in fixed_top:
+            hidden[key] = value
+        elif key == "error" and isinstance(value, dict):
+            hidden[key] = {
+                name: field if name in fixed_error else redactor.value(field)
+                for name, field in value.items()
+            }
+        else:
+            hidden[key] = redactor.value(value)
+    return hidden
+
+
 def unknown_command(command: Any, known: Iterable[CommandDefinition]) -> InputError:
-    """The error for a command name no plugin provides, listing the commands there are."""
+    """The error for a command name no plugin provides: the closest name (``Did you mean 'Fetch
+    Event'?``, by display name or id, case and spacing ignored) and the commands there are."""
+    known = list(known)
     names = ", ".join(c.name for c in known)
+    closest = closest_command(command, known)
+    guess = f" Did you mean {closest!r}?" if closest else ""
     return InputError(
         [
             {
                 "parameter": "command",
                 "id": "command",
-                "message": f"Unknown command {command!r}. Commands: {names}.",
+                "message": f"Unknown command {command!r}.{guess} Commands: {names}.",
             }
         ]
     )

@@ -30,10 +30,14 @@ def split_reference(value: str) -> tuple[str, str] | None:
     return match.group(1).lower(), match.group(2)
 
 
-def secret_error(reference: str, text: str) -> ConnectionSettingsError:
-    """A ``ConnectionSettingsError`` on the API Key whose hint names ``reference`` (never the secret)."""
+def secret_error(
+    reference: str, text: str, parameter: tuple[str, str] = ("API Key", "api_key")
+) -> ConnectionSettingsError:
+    """A ``ConnectionSettingsError`` on the setting ``parameter`` (title, id; the API Key by
+    default) whose hint names ``reference`` (never the secret)."""
+    title, setting = parameter
     return ConnectionSettingsError(
-        [{"parameter": "API Key", "id": "api_key", "message": f"API Key (api_key): {text}"}],
+        [{"parameter": title, "id": setting, "message": f"{title} ({setting}): {text}"}],
         hint=f"Check the secret reference {reference!r}.",
     )
 

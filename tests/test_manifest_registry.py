@@ -22,25 +22,39 @@ from opsgenie_integration.manifest import ManifestError, load_manifest
 from opsgenie_integration.mapping import default_field_mapping
 from opsgenie_integration.registry import RegistryError, schema_drift
 
-SIX = [
+COMMANDS = [
     "fetch_event",
     "get_on_call_user",
     "get_schedules",
     "get_schedule_timeline",
     "get_single_user",
+    "get_next_on_call_user",
+    "get_on_call_users_across_schedules",
+    "is_user_on_call",
+    "get_team",
+    "list_teams",
+    "get_escalation",
+    "list_escalations",
     "test_connection",
 ]
 
 
-def test_manifest_declares_the_six_commands():
+def test_manifest_declares_the_thirteen_commands():
     manifest = load_manifest()
-    assert [c.id for c in manifest.commands] == SIX
+    assert [c.id for c in manifest.commands] == COMMANDS
     assert [c.name for c in manifest.commands] == [
         "Fetch Event",
         "Get On-call User",
         "Get Schedules",
         "Get Schedule Timeline",
         "Get Single User",
+        "Get Next On-call User",
+        "Get On-call Users Across Schedules",
+        "Is User On Call",
+        "Get Team",
+        "List Teams",
+        "Get Escalation",
+        "List Escalations",
         "Test Connection",
     ]
     params = {p.id: p for p in manifest.connection_parameters}
@@ -62,7 +76,7 @@ def test_every_schema_is_valid_and_documented():
 
 def test_registry_matches_manifest_and_schemas(integration):
     """Drift test: handlers, manifest commands and schema properties line up one to one."""
-    assert [c.id for c in integration.commands] == SIX
+    assert [c.id for c in integration.commands] == COMMANDS
     for command in integration.manifest.commands:
         schema = json.loads((REPO / command.input_schema).read_text())
         assert schema_drift(schema, command.inputs) == [], command.id
@@ -231,7 +245,7 @@ def test_builtins_are_the_entry_point_plugins():
     names = {ep.name: ep.value for ep in entry_points(group="opsgenie_integration")}
     assert names.get("builtin_commands") == "opsgenie_integration.commands"
     integration = Integration.load()  # loading entry points does not register them twice
-    assert [c.id for c in integration.commands] == SIX
+    assert [c.id for c in integration.commands] == COMMANDS
 
 
 def test_event_source_mapping_is_declared_and_compiles():

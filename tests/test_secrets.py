@@ -27,9 +27,11 @@ OTHER_SECRET = "b7c6d5e4-f3a2-4190-8b7c-6d5e4f3a2b1c"  # stored beside the key i
 
 
 def mock_test_connection(m: rm.Mocker) -> None:
-    """OpsGenie answers both calls of Test Connection (account, then one alert)."""
+    """OpsGenie answers every probe of Test Connection (account, one alert, schedules, users)."""
     m.get(f"{BASE}/v2/account", json=load_fixture("account.json"))
     m.get(f"{BASE}/v2/alerts", json={"data": [], "took": 0.0, "requestId": "r-1"})
+    m.get(f"{BASE}/v2/schedules", json={"data": [], "took": 0.0, "requestId": "r-2"})
+    m.get(f"{BASE}/v2/users", json={"data": [], "totalCount": 0, "took": 0.0, "requestId": "r-3"})
 
 
 def failed_on_the_reference(envelope: dict, *secrets: str) -> dict:
@@ -118,7 +120,7 @@ def test_env_reference_sends_the_resolved_key(integration, conn, monkeypatch):
         envelope = integration.run("Test Connection", {}, dict(conn, api_key="env:OG_TEST_KEY"))
     # Then the key went out (stripped), and nowhere else
     assert envelope["return_data"] == "Successful"
-    assert [r.headers["Authorization"] for r in m.request_history] == [f"GenieKey {API_KEY}"] * 2
+    assert [r.headers["Authorization"] for r in m.request_history] == [f"GenieKey {API_KEY}"] * 4
     assert API_KEY not in json.dumps(envelope)
 
 
@@ -305,7 +307,7 @@ def test_vault_plugin_resolves_its_scheme(vault_integration, vault_file, conn):
         )
     # Then the vault's key (stripped) went out; the envelope holds neither secret
     assert envelope["return_data"] == "Successful", envelope["error"]
-    assert [r.headers["Authorization"] for r in m.request_history] == [f"GenieKey {API_KEY}"] * 2
+    assert [r.headers["Authorization"] for r in m.request_history] == [f"GenieKey {API_KEY}"] * 4
     flat = json.dumps(envelope)
     assert API_KEY not in flat and OTHER_SECRET not in flat
 

@@ -8,6 +8,6 @@
 
 from __future__ import annotations
 
-from .base import PLATFORMS, AccessCheck, AlertBackend, check_platform
+from .base import PLATFORMS, AlertBackend, check_platform
 
-__all__ = ["PLATFORMS", "AccessCheck", "AlertBackend", "check_platform"]
+__all__ = ["PLATFORMS", "AlertBackend", "check_platform"]

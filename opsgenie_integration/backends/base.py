@@ -13,7 +13,6 @@ arguments are already rendered (``times.format_query_date``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import errors
@@ -29,17 +28,6 @@ class NotSupportedError(errors.OpsGenieIntegrationError):
     error_type = "not_supported"
 
 
-@dataclass(frozen=True)
-class AccessCheck:
-    """One right Test Connection checks: the manifest's right name (``read`` or
-    ``configuration``), what the platform calls it (``Read``, ``read:ops-alert`` scope...), and the
-    call that proves it (raises ``errors.ForbiddenError`` when the right is missing)."""
-
-    right: str
-    label: str
-    call: Callable[[], dict]
-
-
 class AlertBackend(Protocol):
     """What the commands call. ``platform`` is ``opsgenie`` or ``jsm`` (for messages only: a
     command never branches on it); ``base_url`` is where the calls go (for hints)."""
@@ -48,6 +36,8 @@ class AlertBackend(Protocol):
     base_url: str
     #: what to do when Test Connection finds a right missing
     rights_hint: str
+    #: the manifest's rights (read, configuration) as the platform names them ({}: as named)
+    right_labels: dict[str, str]
     #: what the credentials are called in messages ("API key", "account")
     credential: str
     #: the platform's name in messages ("OpsGenie", "Jira Service Management")
@@ -57,16 +47,17 @@ class AlertBackend(Protocol):
     alert_sort_fields: tuple[str, ...]
 
     def account(self, body: dict) -> dict[str, Any]:
-        """``{name, plan}`` from the configuration check's answer (Test Connection's ``account``)."""
+        """``{name, plan}`` from the ``account`` probe's answer (Test Connection's ``account``)."""
 
     def begin_command(self) -> None:
         """Forget what was cached for the previous command (people, schedule ids)."""
 
-    def access_checks(self) -> list[AccessCheck]:
-        """The rights Test Connection checks, each with the call that proves it."""
+    def probes(self) -> dict[str, tuple[str, Callable[[], dict]]]:
+        """Test Connection's probes: ``account``, ``alerts``, ``schedules``, ``users`` ->
+        (the request as shown, the call; ``errors.ForbiddenError`` when a right is missing)."""
 
-    def connection_hint(self, error: errors.OpsGenieIntegrationError) -> str | None:
-        """What to check in the connection settings for an error Test Connection met."""
+    def connection_hint(self, error: errors.OpsGenieIntegrationError, shown: str) -> str | None:
+        """What to check in the connection settings when the probe ``shown`` met ``error``."""
 
     def list_alerts(
         self,

@@ -28,16 +28,17 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import requests
 
 from .. import errors
 from ..client import ALERT_PAGING_CAP, OpsGenieClient
+from ..network import NetworkSettings
 from ..redact import Redactor
 from ..urls import encode_segment, normalize_server_url
-from .base import AccessCheck, NotSupportedError
+from .base import NotSupportedError
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,9 @@ class JsmClient(OpsGenieClient):
         site: ``https://<name>.atlassian.net`` (cloud id and Jira user API), or None.
         cloud_id: the cloud id, or None to read it from ``site``.
         api_url: the API gateway, ``https://api.atlassian.com`` (http only for loopback).
-        timeout, max_retry_time, session, redactor: as for ``OpsGenieClient`` (the redactor
-            hides the token and the Basic credentials in quoted answers).
+        timeout, max_retry_time, session, network, redactor: as for ``OpsGenieClient`` (the
+            proxy and CA bundle serve the site too; the redactor hides the token and the Basic
+            credentials in quoted answers).
 
     Raises:
         ValueError: neither site nor cloud id, a bad URL, an empty e-mail or token.
@@ -132,6 +134,7 @@ class JsmClient(OpsGenieClient):
         timeout: float = 30.0,
         max_retry_time: float = 60.0,
         session: requests.Session | None = None,
+        network: NetworkSettings | None = None,
         redactor: Redactor | None = None,
     ) -> None:
         if not site and not cloud_id:
@@ -147,8 +150,10 @@ class JsmClient(OpsGenieClient):
             timeout=timeout,
             max_retry_time=max_retry_time,
             session=session,
+            network=network,
             redactor=redactor,
         )
+        self.email = email.strip()
         self.site = normalize_server_url(site) if site else None
         self._cloud_id = cloud_id.strip() if cloud_id else None
         if self._cloud_id is not None and (not self._cloud_id or "/" in self._cloud_id):
@@ -200,8 +205,12 @@ class JsmClient(OpsGenieClient):
         """GET and decode; a JSON object or list. Raises as ``OpsGenieClient.get``."""
         return super().get(segments, params)
 
-    def _decode(self, response: requests.Response, raw: bytes, path: str) -> Any:  # type: ignore[override]
+    def _decode(  # type: ignore[override]
+        self, response: requests.Response, raw: bytes, path: str, retried: int = 0
+    ) -> Any:
         status = response.status_code
+        if status == 407:  # a proxy answering an http:// request in absolute form
+            raise self._proxy_error(OSError("Tunnel connection failed: 407"))
         raw = self._hidden(raw)  # the token and the Basic credentials are never quoted
         body: Any = None
         if raw.strip():
@@ -241,7 +250,8 @@ class JsmClient(OpsGenieClient):
         hint = _HINTS.get(status)
         if 500 <= status <= 599:
             hint = (
-                "Jira Service Management or a proxy failed; the retries ran out. Try again later."
+                "Jira Service Management or a proxy failed; "
+                f"{self._retries_said(retried)} Try again later."
             )
         if 300 <= status < 400:
             message = f"HTTP {status}: Jira Service Management does not redirect this call."
@@ -253,6 +263,8 @@ class JsmClient(OpsGenieClient):
                 kwargs["retry_after"] = float(value) if value else None
             except ValueError:
                 kwargs["retry_after"] = None
+            kwargs["reason"] = response.headers.get("X-RateLimit-Reason") or None
+            hint = self._rate_limit_hint(kwargs["retry_after"], kwargs["reason"], retried)
         raise cls(
             message,
             status_code=status,
@@ -287,6 +299,8 @@ class JsmBackend:
     platform = "jsm"
     credential = "account"
     service = "Jira Service Management"
+    #: the rights as JSM names them (its permissions)
+    right_labels = {"read": ALERT_SCOPE, "configuration": CONFIG_SCOPE}
     #: what ``list_alerts`` can sort by (no updatedAt: Fetch Event reads its window in passes)
     alert_sort_fields = JSM_ALERT_SORTS
     rights_hint = (
@@ -346,6 +360,11 @@ class JsmBackend:
     def last_rate_limit(self) -> dict[str, str]:
         return self.client.last_rate_limit
 
+    @property
+    def network(self) -> Any:
+        """The proxy, CA bundle and verification of the connection (``network.NetworkSettings``)."""
+        return self.client.network
+
     def url_for(self, segments: Iterable[str]) -> str:
         return self.client.url_for([OPS, *segments])
 
@@ -354,27 +373,44 @@ class JsmBackend:
         self.answers.append(body)
         return body
 
-    def access_checks(self) -> list[AccessCheck]:
-        return [
-            AccessCheck("configuration", CONFIG_SCOPE, lambda: self._checked_config()),
-            AccessCheck("read", ALERT_SCOPE, lambda: self._checked_alerts()),
-        ]
-
-    def _checked_config(self) -> dict:
-        body = self._get([OPS, "schedules"], {"size": 1})
-        _values(body, "/v1/schedules")
+    def probes(self) -> dict[str, tuple[str, Callable[[], dict]]]:
+        """Test Connection's probes (probe -> (request shown, call)): the account by
+        ``GET /v1/teams`` (the configuration permission; the cloud id is read first), then
+        ``GET /v1/alerts?size=1``, ``GET /v1/schedules?size=1`` and the Jira user search for
+        the connection's own e-mail."""
         return {
-            "data": {
-                "name": self.client.site or self.client.cloud_id,
-                "cloudId": self.client.cloud_id,
-            }
+            "account": ("GET /v1/teams", self._probe_account),
+            "alerts": ("GET /v1/alerts?size=1", self._probe_alerts),
+            "schedules": ("GET /v1/schedules?size=1", self._probe_schedules),
+            "users": ("GET /rest/api/3/user/search", self._probe_users),
         }
 
-    def _checked_alerts(self) -> dict:
+    def _probe_account(self) -> dict:
+        body = self._get([OPS, "teams"])
+        teams = body.get("platformTeams") if isinstance(body, dict) else None
+        if not isinstance(teams, list):
+            raise errors.BadResponseError(
+                "Jira Service Management answered GET /v1/teams without platformTeams.",
+                status_code=200,
+                path="/v1/teams",
+            )
+        site = self.client.site or f"cloud id {self.client.cloud_id}"
+        return {"data": {"name": site, "cloudId": self.client.cloud_id, "teams": len(teams)}}
+
+    def _probe_alerts(self) -> dict:
         body = self._get([OPS, "alerts"], {"size": 1})
         return {"data": _values(body, "/v1/alerts"), "count": body.get("count")}
 
-    def connection_hint(self, error: errors.OpsGenieIntegrationError) -> str | None:
+    def _probe_schedules(self) -> dict:
+        body = self._get([OPS, "schedules"], {"size": 1})
+        return {"data": _values(body, "/v1/schedules")}
+
+    def _probe_users(self) -> dict:
+        found = self._get([JIRA, "user", "search"], {"query": self.client.email, "maxResults": 1})
+        return {"data": found if isinstance(found, list) else []}
+
+    def connection_hint(self, error: errors.OpsGenieIntegrationError, shown: str) -> str | None:
+        """What to check when Test Connection's probe ``shown`` met ``error``."""
         where = self.client.site or f"cloud id {self.client._cloud_id}"
         if isinstance(error, errors.AuthenticationError):
             return (
@@ -383,8 +419,8 @@ class JsmBackend:
             )
         if isinstance(error, errors.NotFoundError):
             return (
-                f"Jira Service Management Operations was not found for {where}: check the Site or "
-                "Cloud ID, and that Operations is enabled on the site."
+                f"{shown} was not found for {where}: check the Site or Cloud ID, and that Jira "
+                "Service Management Operations is enabled on the site."
             )
         return None
 

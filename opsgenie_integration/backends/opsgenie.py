@@ -7,11 +7,11 @@ and the hints for its failures, the per-command housekeeping, and Fetch Event's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import errors
 from ..client import ALERT_SORT_FIELDS, OpsGenieClient
-from .base import AccessCheck
 
 RIGHTS_HINT = (
     "Give the API integration the missing access rights in OpsGenie (Settings > Integrations > "
@@ -27,6 +27,7 @@ class OpsGenieBackend:
     rights_hint = RIGHTS_HINT
     credential = "API key"
     service = "OpsGenie"
+    right_labels: dict[str, str] = {}  # the manifest's names: Read, Configuration access
     alert_sort_fields = ALERT_SORT_FIELDS
 
     def __init__(self, client: OpsGenieClient) -> None:
@@ -44,13 +45,15 @@ class OpsGenieBackend:
     def close(self) -> None:
         self.client.close()
 
-    def access_checks(self) -> list[AccessCheck]:
-        """Configuration access (``GET /v2/account``, also proving the key and the region), then
-        Read (``GET /v2/alerts?limit=1``)."""
-        return [
-            AccessCheck("configuration", "Configuration access", self.client.get_account),
-            AccessCheck("read", "Read", lambda: self.client.list_alerts(limit=1)),
-        ]
+    def probes(self) -> dict[str, tuple[str, Callable[[], dict]]]:
+        """Test Connection's probes: probe -> (request shown, call)."""
+        client = self.client
+        return {
+            "account": ("GET /v2/account", client.get_account),
+            "alerts": ("GET /v2/alerts?limit=1", lambda: client.list_alerts(limit=1)),
+            "schedules": ("GET /v2/schedules", client.list_schedules),
+            "users": ("GET /v2/users?limit=1", lambda: client.list_users(limit=1)),
+        }
 
     def account(self, body: dict) -> dict[str, Any]:
         """``{name, plan}`` of ``GET /v2/account``'s answer (None where absent or malformed)."""
@@ -61,7 +64,8 @@ class OpsGenieBackend:
             "plan": plan.get("name") if isinstance(plan, dict) else None,
         }
 
-    def connection_hint(self, error: errors.OpsGenieIntegrationError) -> str | None:
+    def connection_hint(self, error: errors.OpsGenieIntegrationError, shown: str) -> str | None:
+        """What to check when Test Connection's probe ``shown`` (``GET /v2/...``) met ``error``."""
         if isinstance(error, errors.AuthenticationError):
             return (
                 f"The API Key is unknown to {self.client.base_url}: check the key, and that Server "
@@ -74,8 +78,9 @@ class OpsGenieBackend:
                 "integration (Settings > Integrations > API)."
             )
         if isinstance(error, errors.NotFoundError):
+            path = shown.split("?")[0].split(" ")[-1]
             return (
-                f"{self.client.url_for(['account'])} does not exist: check the Server URL and the "
+                f"{self.client.base_url}{path} does not exist: check the Server URL and the "
                 "API Version (OpsGenie's is v2)."
             )
         return None

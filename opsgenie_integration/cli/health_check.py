@@ -135,6 +135,21 @@ def _password_problem(reference: str, exc: Exception) -> str:
     return f"health-check: --smtp-password-ref {reference!r} cannot be resolved: {text}"
 
 
+def _share_network(
+    notifiers: list[Notifier], integration: Integration, settings: Any, redactor: Redactor
+) -> None:
+    """Give the webhooks the connection's proxy, CA bundle and verification: the health check's
+    notifications go out as its Test Connection does. Unusable settings leave the environment
+    to decide (the check itself reports them)."""
+    try:
+        network = integration.network_for(settings, redactor)
+    except OpsGenieIntegrationError:
+        return
+    for notifier in notifiers:
+        if isinstance(notifier, WebhookNotifier):
+            notifier.network = network
+
+
 def build_notifiers(
     args: argparse.Namespace,
     integration: Integration,
@@ -247,6 +262,7 @@ def cmd_health_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -
     try:
         with SandboxConnection(args, stderr) as settings:
             server_url = str(settings.get("server_url") or settings.get("Server URL") or "") or None
+            _share_network(notifiers, integration, settings, redactor)
             check = TestConnectionCheck(integration, settings, redactor)
             health = HealthCheck(
                 check,

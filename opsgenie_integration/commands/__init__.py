@@ -6,6 +6,8 @@ named inputs, and returns a ``CommandResult``. Handlers never catch broad except
 
 - ``alerts``: Fetch Event (its window algorithm in ``fetch_window``);
 - ``schedules``: Get Schedules, Get Schedule Timeline, Get On-call User;
+- ``oncall``: Get Next On-call User, Get On-call Users Across Schedules, Is User On Call;
+- ``teams``: Get Team, List Teams, Get Escalation, List Escalations;
 - ``users``: Get Single User;
 - ``connection``: Test Connection.
 
@@ -16,9 +18,9 @@ its entry in ``integration.yaml`` and its input schema in ``schemas/``.
 from __future__ import annotations
 
 from ..command import CommandSpec, hookimpl
-from . import alerts, connection, schedules, users
+from . import alerts, connection, oncall, schedules, teams, users
 
-FAMILIES = (alerts, schedules, users, connection)
+FAMILIES = (alerts, schedules, oncall, teams, users, connection)
 
 
 @hookimpl

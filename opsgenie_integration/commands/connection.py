@@ -6,78 +6,169 @@ from typing import Any
 
 from .. import errors
 from ..command import CommandContext, CommandResult, CommandSpec
+from ..readable import markdown_table
+
+#: What Test Connection calls to learn whether each command can run comes from the backend
+#: (``client.probes()``: probe -> (request shown, call); OpsGenie: account, alerts, schedules,
+#: users; Jira Service Management: the same probes on its endpoints).
+#: The probe of each built-in command; other commands (plugins) are probed by their right:
+#: Read -> alerts, Configuration access -> account.
+PROBE_OF_COMMAND = {
+    "fetch_event": "alerts",
+    "get_on_call_user": "schedules",
+    "get_schedules": "schedules",
+    "get_schedule_timeline": "schedules",
+    "get_single_user": "users",
+    "get_next_on_call_user": "schedules",
+    "get_on_call_users_across_schedules": "schedules",
+    "is_user_on_call": "users",
+}
+#: Probes of account-level endpoints: a team integration's key is refused on them by design.
+ACCOUNT_LEVEL = frozenset({"account", "users"})
 
 
 def test_connection(ctx: CommandContext) -> CommandResult:
-    """Test Connection: each right the backend's ``access_checks`` name, with the call proving it.
+    """Test Connection: probes what each command calls -- ``GET /v2/account`` (key, region,
+    account), ``GET /v2/alerts?limit=1`` (Fetch Event), ``GET /v2/schedules`` (the schedule
+    commands), ``GET /v2/users?limit=1`` (Get Single User) -- once each, only those some command
+    needs (the account always).
 
-    OpsGenie: ``GET /v2/account`` (key, region, Configuration access), then ``GET /v2/alerts?
-    limit=1`` (Read). JSM Operations: ``GET /v1/schedules?size=1`` (the configuration
-    permission, ``read:ops-config``; the site's cloud id is read first), then ``GET
-    /v1/alerts?size=1`` (``read:ops-alert``).
+    A key refused (403) on ``/v2/account`` but allowed on ``/v2/schedules`` (both need
+    Configuration access) is a team integration's key (``key_scope: team``): its commands see only the team's alerts and
+    schedules (reported per command as ``scope: team``), and the commands needing an
+    account-wide key are reported as unable to run without failing the test. Otherwise the
+    result is Failed (a ``ForbiddenError`` naming them) when any command cannot run. A 401, a
+    404, a 422 or no answer at all ends the test at once, with a hint naming what to check.
 
-    Successful only when every command of the manifest can run with these credentials. Outputs:
-    ``commands`` ``{display name: {right, can_run, reason?}}`` and ``account`` (``{name, plan}``).
-    A 403 on a call marks the commands needing its right as unable to run and makes the result a
-    ``ForbiddenError`` naming them with the platform's own message; a 401, a 404, a 422 or no
-    answer at all ends the test at once (nothing else can be learnt), with a hint naming what to
-    check.
+    With a Jira Service Management connection the probes are its own (``GET /v1/teams`` for the
+    account, ``GET /v1/alerts?size=1``, ``GET /v1/schedules?size=1``, the Jira user search), the
+    rights are its permissions (``read:ops-alert``, ``read:ops-config``) and a missing one is
+    named with JSM's own message.
+
+    Outputs: ``commands`` ``{display name: {right, can_run, probe, scope?, reason?}}``,
+    ``key_scope`` (``account`` or ``team``) and ``account`` (``{name, plan}``, None for a team
+    key).
     """
     client = ctx.client
+    manifest = ctx.manifest
+    wanted = {"account"}
+    for command in manifest.commands if manifest else ():
+        probe = _probe_of(command)
+        if probe:
+            wanted.add(probe)
     raw: list[Any] = []
-    rights: dict[str, errors.OpsGenieIntegrationError | None] = {}
-    labels: dict[str, str] = {}
+    results: dict[str, errors.ForbiddenError | None] = {}
     account = None
-    for check in client.access_checks():
-        labels[check.right] = check.label
+    probes = client.probes()
+    for probe in [p for p in probes if p in wanted]:
+        shown, call = probes[probe]
         try:
-            body = check.call()
+            body = call()
         except errors.ForbiddenError as exc:
             raw.append(exc.body)
-            rights[check.right] = exc
+            results[probe] = exc
             continue
         except (errors.AuthenticationError, errors.UnprocessableError, errors.NotFoundError) as exc:
-            hint = client.connection_hint(exc)
+            hint = client.connection_hint(exc, shown)
             if hint:
                 exc.hint = hint
             raise
         raw.append(body)
-        rights[check.right] = None
-        if check.right == "configuration":
+        results[probe] = None
+        if probe == "account":
             account = client.account(body)
-    report, error = _report(ctx, rights, labels)
+    # Configuration access is what both the account and the schedules need: refused on the one
+    # and allowed on the other, the key is limited to a team (not short of a right)
+    team_key = results.get("account") is not None and results.get("schedules", "absent") is None
+    report, error = _report(ctx, results, team_key, probes)
+    outputs = {
+        "commands": report,
+        "key_scope": "team" if team_key else "account",
+        "account": account,
+    }
     return CommandResult(
-        raw_data=raw, outputs={"commands": report, "account": account}, error=error
+        raw_data=raw,
+        outputs=outputs,
+        error=error,
+        readable=_readable(report, account, team_key, client.credential),
     )
+
+
+def _probe_of(command: Any) -> str | None:
+    if command.id in PROBE_OF_COMMAND:
+        return PROBE_OF_COMMAND[command.id]
+    return {"read": "alerts", "configuration": "account"}.get(command.right)
+
+
+def _readable(
+    report: dict[str, dict[str, Any]],
+    account: dict[str, Any] | None,
+    team_key: bool = False,
+    credential: str = "API key",
+) -> str:
+    """A sentence (the account, whether every command can run) and a table (Command, Right,
+    Can run, Reason)."""
+    blocked = [name for name, entry in report.items() if not entry["can_run"]]
+    where = f"Account {account['name']}" if account and account.get("name") else "The account"
+    if team_key:
+        where = "A team's API key"
+    if account and account.get("plan"):
+        where += f" (plan {account['plan']})"
+    verdict = (
+        f"this {credential} can run every command."
+        if not blocked
+        else f"this {credential} cannot run {len(blocked)} of {len(report)} commands."
+    )
+    rows = [{"command": name, **entry} for name, entry in report.items()]
+    columns = [("command", "Command"), ("right", "Right"), ("can_run", "Can run")]
+    if blocked:
+        columns.append(("reason", "Reason"))
+    return f"{where}: {verdict}\n\n{markdown_table(rows, columns)}"
 
 
 def _report(
     ctx: CommandContext,
-    rights: dict[str, errors.OpsGenieIntegrationError | None],
-    labels: dict[str, str],
+    results: dict[str, errors.ForbiddenError | None],
+    team_key: bool,
+    probes: dict[str, tuple[str, Any]],
 ) -> tuple[dict[str, dict[str, Any]], errors.ForbiddenError | None]:
-    """Each manifest command with its right and whether the credentials can run it; the error
-    naming the commands they cannot run, by missing right (as the platform names it), or None."""
+    """Each manifest command with its right (as the platform names it), its probe and whether
+    the credentials can run it; the error naming the commands they cannot run (by missing
+    right, with the platform's own message), or None."""
     manifest = ctx.manifest
     client = ctx.client
-    credential = client.credential
-    service = client.service
+    credential, service = client.credential, client.service
     report: dict[str, dict[str, Any]] = {}
     missing: dict[str, list[str]] = {}
-    for command in manifest.commands:
-        right_name = labels.get(command.right) or manifest.rights.get(command.right, command.right)
-        problem = rights.get(command.right)
+    first: errors.ForbiddenError | None = None
+    for command in manifest.commands if manifest else ():
+        right_name = client.right_labels.get(command.right) or manifest.rights.get(
+            command.right, command.right
+        )
+        probe = _probe_of(command)
+        problem = results.get(probe) if probe else None
         entry: dict[str, Any] = {"right": right_name, "can_run": problem is None}
+        if probe:
+            entry["probe"] = probes[probe][0]
+        if team_key and problem is None and probe and probe not in ACCOUNT_LEVEL:
+            entry["scope"] = "team"
         if problem is not None:
+            if team_key and probe in ACCOUNT_LEVEL:
+                entry["reason"] = (
+                    f"{probes[probe][0]} is account-level: a team integration's key cannot call "
+                    "it (use a key from API Key Management or a global API integration)"
+                )
+                report[command.name] = entry
+                continue
             entry["reason"] = (
                 f"the {credential.split()[-1]} lacks {right_name} ({service}: {problem.message})"
             )
             missing.setdefault(right_name, []).append(command.name)
+            first = first or problem
         report[command.name] = entry
-    if not missing:
+    if not missing or first is None:
         return report, None
     parts = [f"{', '.join(names)} (missing right: {right})" for right, names in missing.items()]
-    first = next(p for p in rights.values() if p is not None)
     error = errors.ForbiddenError(
         f"This {credential} cannot run: " + "; ".join(parts) + ".",
         status_code=first.status_code,

@@ -718,6 +718,7 @@ class JsmPipeline:
             region=region,
             target=target,
             received_ms=self.api.clock.now_ms(),
+            client=(str(handler.client_address[0]), int(handler.client_address[1])),
         )
         if self.requests is not None:
             self.requests.append(info)
