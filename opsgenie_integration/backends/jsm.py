@@ -467,6 +467,17 @@ class JsmBackend:
             "links": body.get("links"),
         }
 
+    def get_alert(self, identifier: str) -> dict:
+        """``GET /v1/alerts/{id}`` (Fetch Event's Enrich): ``{"data": the alert as answered}``."""
+        body = self._get([OPS, "alerts", identifier])
+        if not isinstance(body, dict):
+            raise errors.BadResponseError(
+                "Jira Service Management answered GET /v1/alerts/{id} without an alert.",
+                status_code=200,
+                path="/v1/alerts/{id}",
+            )
+        return {"data": body}
+
     # -- people ---------------------------------------------------------------------------
 
     def resolve_people(self, account_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -643,6 +654,128 @@ class JsmBackend:
             )
         self._schedule_ids[name] = matches[0]
         return matches[0]
+
+    def get_schedule(self, identifier: str, *, identifier_type: str = "name") -> dict:
+        """A schedule by name (looked up) or id with its rotations: ``GET /v1/schedules/{id}``;
+        ``data`` OpsGenie-shaped (``ownerTeam`` from ``teamId``)."""
+        schedule_id, _ = self._schedule_id(identifier, identifier_type)
+        body = self._get([OPS, "schedules", schedule_id])
+        if not isinstance(body, dict):
+            raise errors.BadResponseError(
+                "Jira Service Management's schedule is not an object.", status_code=200
+            )
+        return {"data": self._schedule_shape(body)}
+
+    def get_next_on_calls(
+        self,
+        identifier: str,
+        *,
+        identifier_type: str = "name",
+        flat: bool | None = None,
+        date: str | None = None,
+    ) -> dict:
+        """Next on-calls by schedule name (looked up) or id: ``GET /v1/schedules/{id}/
+        next-on-calls``. JSM gives one list (who is on call at the next change), served as both
+        of OpsGenie's: ``{_parent, exactNextOnCallRecipients, nextOnCallRecipients}`` (trees,
+        people resolved in one bulk call) or, flat, ``{_parent, exactNextOnCallParticipants,
+        nextOnCallParticipants}`` (names)."""
+        schedule_id, parent = self._schedule_id(identifier, identifier_type)
+        params: dict[str, Any] = {
+            "flat": None if flat is None else ("true" if flat else "false"),
+            "date": date,
+        }
+        body = self._get([OPS, "schedules", schedule_id, "next-on-calls"], params)
+        if not isinstance(body, dict):
+            raise errors.BadResponseError(
+                "Jira Service Management's next on-call answer is not an object.", status_code=200
+            )
+        if flat:
+            ids = [a for a in body.get("nextOnCallUsers") or [] if isinstance(a, str)]
+            people = self.resolve_people(ids)
+            names = [people[a]["name"] for a in ids]
+            data = {"_parent": parent, "exactNextOnCallParticipants": names,
+                    "nextOnCallParticipants": list(names)}  # fmt: skip
+            return {"data": data}
+        tree = body.get("nextOnCallParticipants")
+        if tree is not None and not isinstance(tree, list):
+            raise errors.BadResponseError(
+                "Jira Service Management's next on-call answer has no list of participants.",
+                status_code=200,
+            )
+        people = self.resolve_people(list(self._user_ids(tree or [], "nextOnCallParticipants")))
+        nodes = [
+            self._participant(n, people, "nextOnCallParticipants")
+            for n in tree or []
+            if isinstance(n, dict)
+        ]
+        return {
+            "data": {
+                "_parent": parent,
+                "exactNextOnCallRecipients": nodes,
+                "nextOnCallRecipients": [dict(n) for n in nodes],
+            }
+        }
+
+    def list_on_calls(self, *, flat: bool | None = None, date: str | None = None) -> dict:
+        """On-calls of every schedule (JSM has no such endpoint: ``GET /v1/schedules``, then
+        ``GET /v1/schedules/{id}/on-calls`` for each), people resolved in one bulk call:
+        ``{"data": [{_parent, onCallParticipants}]}`` or, flat, ``[{_parent,
+        onCallRecipients}]``."""
+        schedules = self._all_schedules(None)
+        answers = []
+        for schedule in schedules:
+            if not schedule.get("id"):
+                continue
+            parent = {"id": schedule.get("id"), "name": schedule.get("name"),
+                      "enabled": schedule.get("enabled")}  # fmt: skip
+            answers.append((parent, self._on_calls(str(schedule["id"]), flat, date)))
+        ids: list[str] = []
+        for _, body in answers:
+            if flat:
+                ids += self._flat_ids(body)
+            else:
+                ids += list(
+                    self._user_ids(body.get("onCallParticipants") or [], "onCallParticipants")
+                )
+        people = self.resolve_people(ids)
+        data = []
+        for parent, body in answers:
+            if flat:
+                names = [people[a]["name"] for a in self._flat_ids(body)]
+                data.append({"_parent": parent, "onCallRecipients": names})
+            else:
+                tree = body.get("onCallParticipants")
+                nodes = [
+                    self._participant(n, people, "onCallParticipants")
+                    for n in (tree if isinstance(tree, list) else [])
+                    if isinstance(n, dict)
+                ]
+                data.append({"_parent": parent, "onCallParticipants": nodes})
+        return {"data": data}
+
+    # -- teams ------------------------------------------------------------------------------
+
+    def list_teams(self) -> dict:
+        """``GET /v1/teams``: ``{"data": [{id, name}]}`` (JSM lists no description or members)."""
+        self._team_name("")  # reads and caches /v1/teams
+        return {"data": [{"id": k, "name": v} for k, v in (self._teams or {}).items()]}
+
+    def get_team(self, identifier: str, *, identifier_type: str = "name") -> dict:
+        """A team by name or id from ``GET /v1/teams`` (no members: JSM's read API has none).
+
+        Raises:
+            errors.NotFoundError: no such team.
+        """
+        for team in self.list_teams()["data"]:
+            if (identifier_type == "id" and team["id"] == identifier) or (
+                identifier_type != "id" and team["name"] == identifier
+            ):
+                return {"data": team}
+        raise errors.NotFoundError(
+            f"Team with {identifier_type} [{identifier}] does not exist.",
+            status_code=404,
+            path="/v1/teams",
+        )
 
     def _schedule_id(self, identifier: str, identifier_type: str) -> tuple[str, dict[str, Any]]:
         if identifier_type == "id":
