@@ -350,3 +350,49 @@ def test_transport_errors_name_jira_service_management(backend, requests_mock):
         errors.RequestTimeoutError, match="^Jira Service Management did not answer GET"
     ):
         backend.list_alerts()
+
+
+def test_next_on_calls_teams_alert_and_schedule_by_id(backend, requests_mock):
+    requests_mock.get(f"{OPS}/schedules/s1/next-on-calls", json={"nextOnCallParticipants": [
+        {"id": ACCT_A, "type": "user"}, {"id": "t1", "type": "team"}]})  # fmt: skip
+    requests_mock.get(f"{SITE}/rest/api/3/user/bulk", json={"values": [
+        {"accountId": ACCT_A, "displayName": "Ann A", "emailAddress": "ann@example.com"}]})  # fmt: skip
+    requests_mock.get(f"{OPS}/teams", json={"platformTeams": [{"teamId": "t1", "teamName": "Ops"}]})
+    data = backend.get_next_on_calls("s1", identifier_type="id")["data"]
+    assert data["exactNextOnCallRecipients"][0] == {
+        "id": ACCT_A,
+        "name": "ann@example.com",
+        "type": "user",
+    }
+    assert data["nextOnCallRecipients"] == data["exactNextOnCallRecipients"]
+    assert backend.list_teams()["data"] == [{"id": "t1", "name": "Ops"}]
+    assert backend.get_team("Ops")["data"]["id"] == "t1"
+    with pytest.raises(errors.NotFoundError):
+        backend.get_team("t2", identifier_type="id")
+    requests_mock.get(f"{OPS}/alerts/a%2F1", json={"id": "a/1", "message": "m"})
+    assert backend.get_alert("a/1")["data"]["message"] == "m"
+    requests_mock.get(
+        f"{OPS}/schedules/s1", json={"id": "s1", "name": "S", "teamId": "t1", "rotations": []}
+    )
+    schedule = backend.get_schedule("s1", identifier_type="id")["data"]
+    assert schedule["ownerTeam"] == {"id": "t1", "name": "Ops"} and schedule["rotations"] == []
+
+
+def test_on_calls_across_schedules_one_bulk_call(backend, requests_mock):
+    requests_mock.get(
+        f"{OPS}/schedules", json={"values": [schedule("s1", "A"), schedule("s2", "B")], "links": {}}
+    )
+    requests_mock.get(
+        f"{OPS}/schedules/s1/on-calls",
+        json={"onCallParticipants": [{"id": ACCT_A, "type": "user"}]},
+    )
+    requests_mock.get(
+        f"{OPS}/schedules/s2/on-calls",
+        json={"onCallParticipants": [{"id": ACCT_B, "type": "user"}]},
+    )
+    requests_mock.get(f"{SITE}/rest/api/3/user/bulk", json={"values": [
+        {"accountId": ACCT_A, "displayName": "Ann A"}, {"accountId": ACCT_B, "displayName": "Bob B"}]})  # fmt: skip
+    data = backend.list_on_calls()["data"]
+    assert [d["_parent"]["name"] for d in data] == ["A", "B"]
+    assert [d["onCallParticipants"][0]["name"] for d in data] == ["Ann A", "Bob B"]
+    assert len(sent(requests_mock, "/user/bulk")) == 1
