@@ -12,6 +12,8 @@ With ``-v`` (INFO) each request logs one line: method, path (no query, no key), 
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import logging
 import time
@@ -24,9 +26,11 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.utils import get_auth_from_url
+from urllib3.poolmanager import ProxyManager
 
 from . import errors
-from .network import NetworkSettings
+from .network import NetworkSettings, unreadable_certificates
 from .redact import Redactor
 from .retry import make_retry
 from .urls import encode_segment, is_version_path, normalize_server_url
@@ -73,6 +77,49 @@ ALERT_SORT_FIELDS = (
 )
 
 Params = dict[str, Union[str, int, None]]
+
+
+class NetworkAdapter(HTTPAdapter):
+    """The transport adapter of every request the integration makes (commands, fetch, the
+    health check's webhook).
+
+    - The answer deadline (``watchdog.pool_classes``) holds for every connection: direct, and
+      through an HTTP(S) proxy too (``requests`` builds a separate ``ProxyManager`` per proxy,
+      whose plain urllib3 pools would let a proxy drip an answer forever).
+    - Proxy credentials travel as Basic ``Proxy-Authorization`` in UTF-8 (RFC 7617), so a user
+      name or password outside Latin-1 works instead of failing inside ``requests``.
+
+    Args:
+        pool_classes: urllib3 pool classes by scheme (``watchdog.pool_classes``).
+        other arguments: as ``HTTPAdapter``'s.
+    """
+
+    def __init__(self, *args: Any, pool_classes: dict[str, type], **kwargs: Any) -> None:
+        self.pool_classes = pool_classes
+        super().__init__(*args, **kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self.pool_classes
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, ProxyManager):  # a SOCKS manager keeps its own pools
+            manager.pool_classes_by_scheme = self.pool_classes
+        return manager
+
+    def proxy_headers(self, proxy: str) -> dict[str, str]:
+        return proxy_authorization(proxy)
+
+
+def proxy_authorization(proxy: str) -> dict[str, str]:
+    """``{"Proxy-Authorization": "Basic ..."}`` for a proxy URL with credentials (decoded from
+    percent-encoding, sent as UTF-8), else ``{}``."""
+    username, password = get_auth_from_url(proxy)
+    if not username:
+        return {}
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return {"Proxy-Authorization": f"Basic {token}"}
 
 
 class OpsGenieClient:
@@ -125,9 +172,10 @@ class OpsGenieClient:
         # pieces of OpsGenie's answers quoted in error messages pass the connection's redactor
         self._redactor = redactor if redactor is not None else Redactor([api_key])
         self.session = session or requests.Session()
-        adapter = HTTPAdapter(max_retries=make_retry(max_retry_time), pool_maxsize=4)
-        adapter.poolmanager.pool_classes_by_scheme = pool_classes(
-            float(timeout) * ANSWER_DEADLINE_FACTOR
+        adapter = NetworkAdapter(
+            max_retries=make_retry(max_retry_time),
+            pool_maxsize=4,
+            pool_classes=pool_classes(float(timeout) * ANSWER_DEADLINE_FACTOR),
         )
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -371,7 +419,18 @@ class OpsGenieClient:
             raise self._proxy_error(exc) from None
         except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
             if not _is_timeout(exc):
+                if self.proxy is not None:  # the proxy is what this host connects to
+                    raise self._proxy_error(exc) from None
                 raise _connection_error(exc, self.base_url, path) from None
+            if self.proxy is not None:
+                raise errors.RequestTimeoutError(
+                    f"No answer to GET {path} came through the proxy {self._proxy_note()} "
+                    f"within the timeout (connect {self.timeout[0]:g} s, read "
+                    f"{self.timeout[1]:g} s, the whole status line and headers "
+                    f"{self.timeout[1] * ANSWER_DEADLINE_FACTOR:g} s).",
+                    hint="Check that the proxy runs and lets this host reach the Server URL (or "
+                    "set NO_PROXY), or raise Timeout.",
+                ) from None
             raise errors.RequestTimeoutError(
                 f"{self.SERVICE} did not answer GET {path} within the timeout "
                 f"(connect {self.timeout[0]:g} s, read {self.timeout[1]:g} s).",
@@ -382,9 +441,10 @@ class OpsGenieClient:
                 f"GET {path} kept failing and the retries ran out.", hint=None
             ) from None
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            via = f" (through the proxy {self._proxy_note()})" if self.proxy is not None else ""
             raise errors.RequestTimeoutError(
-                f"{self.SERVICE} stopped sending the answer to GET {path} for longer than the read timeout "
-                f"({self.timeout[1]:g} s).",
+                f"{self.SERVICE} stopped sending the answer to GET {path}{via} for longer than "
+                f"the read timeout ({self.timeout[1]:g} s).",
                 hint=f"Check the network path to {self.SERVICE}, or raise Timeout.",
             ) from None
         except (
@@ -475,6 +535,17 @@ class OpsGenieClient:
                 "Bundle (ca_bundle) to its PEM file, or REQUESTS_CA_BUNDLE / SSL_CERT_FILE; "
                 "otherwise check the Server URL.",
             )
+        if self.network.verify_tls and self.network.ca_bundle:
+            problem = unreadable_certificates(self.network.ca_bundle)
+            if problem is not None:  # the CA file changed since the settings were checked
+                source = self.network.ca_source or "ca_bundle"
+                named = "CA Bundle (ca_bundle)" if source == "ca_bundle" else source
+                return errors.TlsVerificationError(
+                    f"The CAs to trust could not be loaded for {self.base_url}{via}: "
+                    f"{self.network.ca_bundle!r} (from {named}) holds a certificate that cannot "
+                    f"be read ({problem}).",
+                    hint=f"Point {named} at a PEM file of CA certificates.",
+                )
         return errors.TransportError(
             f"The TLS handshake with {self.base_url}{via} failed ({_short_tls_reason(text)}).",
             hint="Check that the Server URL speaks HTTPS (http:// is for loopback only).",
@@ -500,8 +571,17 @@ class OpsGenieClient:
                 proxy=display,
                 hint="Ask the proxy's administrators to allow this host, or set NO_PROXY.",
             )
+        reason = _short_reason(exc)
+        if reason == _CLOSED_WITHOUT_ANSWER:
+            return errors.ProxyError(
+                f"The proxy {note} closed the connection without answering the request to "
+                f"{self.base_url}.",
+                proxy=display,
+                hint="Check the proxy setting (or HTTPS_PROXY / NO_PROXY) and the proxy's log; "
+                "try again.",
+            )
         return errors.ProxyError(
-            f"Could not connect to the proxy {note}: {_short_reason(exc)}.",
+            f"Could not connect to the proxy {note}: {reason}.",
             proxy=display,
             hint="Check the proxy setting (or HTTPS_PROXY / NO_PROXY) and that the proxy runs.",
         )
@@ -703,17 +783,62 @@ def _message_without_json(status: int, reason: str | None, raw: bytes, content_t
     return f"HTTP {status} {reason}: {_snippet(raw)}"
 
 
-def _short_reason(exc: Exception) -> str:
-    text = str(exc)
-    for marker in (
-        "Connection refused",
-        "Name or service not known",
-        "Temporary failure in name resolution",
-        "Connection reset",
-        "No route to host",
-        "Network is unreachable",
-        "Max retries exceeded",
-    ):
-        if marker in text:
-            return marker.lower() if marker != "Max retries exceeded" else "the retries ran out"
-    return type(exc).__name__
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost error under the wrappers of requests and urllib3 (``MaxRetryError``,
+    ``ProxyError``, ``ProtocolError``...): what actually went wrong on the socket."""
+    seen: set[int] = set()
+    current = exc
+    while id(current) not in seen:
+        seen.add(id(current))
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            current = reason
+            continue
+        nested = next((a for a in current.args if isinstance(a, BaseException)), None)
+        if nested is not None:
+            current = nested
+            continue
+        original = getattr(current, "original_error", None)
+        if isinstance(original, BaseException):
+            current = original
+            continue
+        if current.__cause__ is not None:
+            current = current.__cause__
+            continue
+        break
+    return current
+
+
+_REASON_MARKERS = (
+    ("Connection refused", "connection refused"),
+    ("Name or service not known", "name or service not known"),
+    ("Temporary failure in name resolution", "temporary failure in name resolution"),
+    ("nodename nor servname", "name or service not known"),
+    ("Connection reset", "connection reset"),
+    ("No route to host", "no route to host"),
+    ("Network is unreachable", "network is unreachable"),
+    (
+        "Remote end closed connection without response",
+        "the connection was closed without an answer",
+    ),
+)
+_CLOSED_WITHOUT_ANSWER = "the connection was closed without an answer"
+
+
+def _short_reason(exc: BaseException) -> str:
+    """What went wrong, in a few words, from the innermost error. Never "the retries ran out":
+    urllib3 says "Max retries exceeded" even when no retry was allowed or made."""
+    cause = _root_cause(exc)
+    if isinstance(cause, http.client.RemoteDisconnected):
+        return _CLOSED_WITHOUT_ANSWER
+    if isinstance(cause, ConnectionResetError):
+        return "connection reset"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(cause, (TimeoutError, urllib3.exceptions.TimeoutError)):
+        return "no answer within the timeout"
+    for text in (str(cause), str(exc)):
+        for marker, said in _REASON_MARKERS:
+            if marker in text:
+                return said
+    return type(cause).__name__

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import lru_cache
 
 #: The documented formats: name -> (field order, separator).
 DATE_FORMATS: dict[str, tuple[str, str]] = {
@@ -68,13 +69,39 @@ def check_date_format(value: object, setting: str = "date_format") -> str:
     raise DateFormatError(f"{setting}: expected one of {listed}, got {str(value)[:60]!r}")
 
 
+@lru_cache(maxsize=1)
+def iana_zone_names() -> frozenset[str]:
+    """The IANA time zone names: the ``tzdata`` package's list (the IANA database's own zones
+    and links), else the system's zones without ``localtime`` (a link to the host's zone,
+    ``/etc/localtime``, that IANA does not define)."""
+    try:
+        from importlib.resources import files
+
+        listed = files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    except (ImportError, OSError, ValueError):
+        listed = []
+    if listed:
+        return frozenset(listed)
+    from zoneinfo import available_timezones
+
+    return frozenset(available_timezones() - {"localtime", "posixrules"})
+
+
 def check_time_zone(value: object, setting: str = "time_zone") -> tzinfo:
-    """The zone of an IANA name (``Europe/Berlin``, ``UTC``). Raises DateFormatError."""
+    """The zone of an IANA name (``Europe/Berlin``, ``UTC``). Names that only a host's zone
+    folder holds (``localtime``: the host's own zone; ``posix/...``, ``right/...``) are refused:
+    the host's zone is never used. Raises DateFormatError."""
     if not isinstance(value, str) or not value.strip() or len(value) > 64:
         raise DateFormatError(f"{setting}: expected an IANA time zone name such as Europe/Berlin")
     name = value.strip()
     if ".." in name or name.startswith("/") or "\\" in name:
         raise DateFormatError(f"{setting}: {name!r} is not an IANA time zone name")
+    if name not in iana_zone_names():
+        host = " (it names the host's own zone, which is never used)" if name == "localtime" else ""
+        raise DateFormatError(
+            f"{setting}: {name!r} is not an IANA time zone name{host}; give one such as "
+            "Europe/Berlin or UTC"
+        )
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # lazy: only when a zone is set
 
     try:
@@ -131,10 +158,41 @@ def parse_numeric_date(text: str, settings: TimeInputSettings) -> datetime | Non
         month, day = (a, b) if b > 12 else (b, a)
         if a == b:
             month = day = a
+    if settings.date_format is not None:
+        try:
+            datetime(year, month, day)
+        except ValueError as exc:  # the date itself, in the order the setting chose
+            raise DateFormatError(_not_a_date(text.strip(), settings.date_format, exc)) from None
     try:
         return datetime(year, month, day, hour, minute, second)
     except ValueError as exc:
         raise DateFormatError(f"{text.strip()!r} is not a real date or time ({exc})") from None
+
+
+def _not_a_date(text: str, date_format: str, exc: ValueError) -> str:
+    """Why ``text`` is no date in ``date_format``'s order, naming the setting, and what it is
+    read the other way round when that is a real date."""
+    order = DATE_FORMATS[date_format][0]
+    match = _NUMERIC_DATE.match(text)
+    said = (
+        f"{text!r} is not a real date read as {date_format}, the Date Format setting "
+        f"(date_format): {exc}"
+    )
+    if match is None:  # pragma: no cover - the caller matched it
+        return said
+    a, b, year = int(match["a"]), int(match["b"]), int(match["year"])
+    day, month = (a, b) if order == "mdy" else (b, a)  # the other way round
+    try:
+        other = datetime(year, month, day)
+    except ValueError:
+        return (
+            f"{said}; write it like {_example(date_format)}, or in ISO 8601 (2026-04-03T10:00:00Z)"
+        )
+    return (
+        f"{said}. Read the other way round it would be {other:%Y-%m-%d} (day {day}, month "
+        f"{month}): check the Date Format setting, or write the time in ISO 8601 "
+        "(2026-04-03T10:00:00Z)"
+    )
 
 
 def _example(name: str) -> str:

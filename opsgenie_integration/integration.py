@@ -310,7 +310,9 @@ class Integration:
     def network_settings(self, values: Mapping[str, Any], redactor: Redactor) -> NetworkSettings:
         """Resolve ``proxy`` (a URL, or a secret reference to one), ``ca_bundle`` and
         ``verify_tls`` of validated settings, with the environment as fallback. The proxy's
-        password joins ``redactor``.
+        password (the setting's or a proxy variable's) joins ``redactor``. The proxy variable
+        chosen for the Server URL (``server_url`` of ``values``) is checked too; variables not
+        used for it (bypassed by NO_PROXY, or of another scheme) are never checked.
 
         Raises:
             ConnectionSettingsError: naming the setting or the environment variable at fault.
@@ -322,7 +324,12 @@ class Integration:
                 proxy = self.resolve_secret(text, parameter=("Proxy", "proxy"))
             redactor.add(proxy_secrets(proxy))
         try:
-            return resolve_network(proxy, values.get("ca_bundle"), values.get("verify_tls"))
+            network = resolve_network(proxy, values.get("ca_bundle"), values.get("verify_tls"))
+            for _scheme, url, _variable in network.environ_proxies:
+                redactor.add(proxy_secrets(url))
+            if isinstance(values.get("server_url"), str):
+                network.proxy_for(values["server_url"])
+            return network
         except NetworkSettingError as exc:
             titles = {"proxy": "Proxy", "ca_bundle": "CA Bundle", "verify_tls": "Verify TLS"}
             text = str(exc)

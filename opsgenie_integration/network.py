@@ -7,13 +7,18 @@ as ``requests`` users expect:
 - proxy: the ``proxy`` setting (``http://[user:password@]host:port`` or ``https://...``), else
   ``https_proxy``/``HTTPS_PROXY`` for an https:// target (``http_proxy``/``HTTP_PROXY`` for an
   http:// one), else ``all_proxy``/``ALL_PROXY``; lower case wins over upper case, as in curl
-  and urllib.
+  and urllib. A variable without a scheme (``127.0.0.1:3128``) is read as ``http://``, as
+  ``requests`` and curl read it. A variable is checked only when it is the one used for a target:
+  one that ``NO_PROXY`` bypasses, or that another variable takes precedence over, is never used
+  and fails nothing (a system-wide SOCKS ``ALL_PROXY`` beside ``NO_PROXY=127.0.0.1``).
 - ``no_proxy``/``NO_PROXY`` (comma-separated) is respected with either source: ``*`` (every host),
-  a host name (itself and its subdomains; a leading dot is optional), an IP address or CIDR
-  network, each optionally with ``:port``.
+  a host name (itself and its subdomains; a leading ``.`` or ``*.`` is optional, as in curl), an
+  IP address or CIDR network, each optionally with ``:port``.
 - CA bundle: the ``ca_bundle`` setting (a PEM file, or a directory prepared with c_rehash), else
   ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``SSL_CERT_FILE`` (first set wins), else the bundled
-  public CAs (certifi).
+  public CAs (certifi). A file is loaded once as the TLS handshake will load it: one whose
+  certificates OpenSSL cannot read is refused here, naming the setting or variable, instead of
+  failing every handshake later.
 - ``verify_tls`` (default true): false turns certificate verification off; the caller logs a
   warning on every run.
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -68,8 +74,8 @@ class NetworkSettings:
 
     Attributes:
         proxy: the ``proxy`` setting (a URL, may carry credentials), or None.
-        environ_proxies: scheme -> (proxy URL, variable) read from the environment, used when
-            ``proxy`` is None.
+        environ_proxies: (scheme, proxy URL, variable) read from the environment, used when
+            ``proxy`` is None; checked (``check_proxy_url``) only when chosen for a target.
         no_proxy: the ``no_proxy``/``NO_PROXY`` value, or "".
         ca_bundle: a CA file or directory path, or None for the bundled public CAs.
         ca_source: ``ca_bundle`` or the environment variable it came from, or None.
@@ -84,7 +90,12 @@ class NetworkSettings:
     verify_tls: bool = True
 
     def proxy_for(self, url: str) -> ProxyChoice | None:
-        """The proxy to reach ``url`` through, or None (no proxy, or bypassed by NO_PROXY)."""
+        """The proxy to reach ``url`` through, or None (no proxy, or bypassed by NO_PROXY).
+
+        Raises:
+            NetworkSettingError: the environment variable chosen for ``url`` is unusable
+                (naming the variable); a variable not chosen is never checked.
+        """
         parts = urlsplit(url)
         scheme = (parts.scheme or "https").lower()
         if self.proxy:
@@ -99,6 +110,8 @@ class NetworkSettings:
         port = parts.port or (443 if scheme == "https" else 80)
         if bypasses_proxy(parts.hostname or "", port, self.no_proxy):
             return None
+        if choice.source != "proxy":
+            check_proxy_url(choice.url, choice.source)
         return choice
 
     def requests_proxies(self, url: str) -> dict[str, str]:
@@ -194,17 +207,37 @@ def check_ca_bundle(value: object, setting: str = "ca_bundle") -> str:
         raise NetworkSettingError(
             setting, f"{setting}: {path!r} holds no PEM certificate ({PEM_MARKER} expected)"
         )
+    problem = unreadable_certificates(path)
+    if problem is not None:
+        raise NetworkSettingError(
+            setting,
+            f"{setting}: {path!r} holds a certificate that cannot be read ({problem}); every TLS "
+            "handshake would fail. Give a PEM file of CA certificates",
+        )
     return path
 
 
+def unreadable_certificates(path: str) -> str | None:
+    """Why OpenSSL cannot load the CA file ``path`` as ``requests`` will (a PEM block that does
+    not decode, a certificate that does not parse), or None when it loads."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except ssl.SSLError as exc:
+        said = str(exc.args[1] if len(exc.args) > 1 else exc.reason or "")
+        said = said.split("(_ssl.c")[0].strip()
+        return f"OpenSSL: {said}" if said else "OpenSSL cannot load it"
+    except (OSError, ValueError) as exc:
+        return type(exc).__name__
+    return None
+
+
 def check_verify_tls(value: object, setting: str = "verify_tls") -> bool:
-    """A boolean (or the strings true/false, yes/no, 1/0). Raises NetworkSettingError."""
+    """A boolean, or the text ``true``/``false`` (any case, spaces around): exactly what the
+    connection settings' validation accepts for a boolean. Raises NetworkSettingError."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "false", "no", "0"):
-        return value.strip().lower() in ("true", "yes", "1")
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
     raise NetworkSettingError(setting, f"{setting}: expected true or false, got {value!r}"[:200])
 
 
@@ -239,8 +272,8 @@ def resolve_network(
             ("all", "all_proxy"),
         ):
             found = _env(environ, name)
-            if found is not None:
-                environ_proxies.append((scheme, check_proxy_url(found[0], found[1]), found[1]))
+            if found is not None:  # checked by proxy_for, when used
+                environ_proxies.append((scheme, _with_scheme(found[0]), found[1]))
     no_proxy = (_env(environ, "no_proxy") or ("", ""))[0]
     ca_path: str | None = None
     ca_source: str | None = None
@@ -261,6 +294,11 @@ def resolve_network(
         ca_source=ca_source,
         verify_tls=verify,
     )
+
+
+def _with_scheme(value: str) -> str:
+    """A proxy variable as ``requests`` and curl read it: ``host:port`` means ``http://``."""
+    return value if "://" in value else f"http://{value}"
 
 
 def bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
@@ -296,7 +334,7 @@ def bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
             except ValueError:
                 pass
             continue
-        name = entry.lstrip(".").rstrip(".")
+        name = entry.removeprefix("*.").lstrip(".").rstrip(".")
         if name and (host == name or host.endswith("." + name)):
             return True
     return False

@@ -68,6 +68,9 @@ def _is_enclosable_query(value: object) -> bool:
 
 
 FORMAT_CHECKER.checks("opsgenie-alert-query")(_is_enclosable_query)
+#: The Search Condition's check, for every other query joined to the time window (a Saved
+#: Search's, read from OpsGenie).
+is_enclosable_query = _is_enclosable_query
 FORMAT_CHECKER.checks("opsgenie-identifier")(
     lambda v: not isinstance(v, str) or v.strip() not in (".", "..")
 )

@@ -1,6 +1,6 @@
 """Edge cases of the issue-11 settings found by a tester (proxies, CA bundles, time zones, date
 formats, saved searches, field mappings), each over loopback only. Each test states the right
-behaviour and is marked xfail(strict=True) until the fault is fixed."""
+behaviour; each was an xfail(strict=True) until its fault was fixed."""
 
 from __future__ import annotations
 
@@ -100,12 +100,6 @@ class RawProxy:
         self._sock.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the header/answer deadline (watchdog) is only installed on the direct pool manager; "
-    "requests' ProxyManager uses plain urllib3 pools, so a dripping proxy holds a command as long "
-    "as it likes",
-)
 def test_dripping_proxy_is_cut_at_the_answer_deadline(integration_, sb):
     proxy = RawProxy("drip", drip_for=12.0)
     try:
@@ -120,11 +114,6 @@ def test_dripping_proxy_is_cut_at_the_answer_deadline(integration_, sb):
     assert envelope["error"]["type"] in ("timeout", "proxy")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a proxy that closes the connection without answering is not retried, yet the message "
-    "says 'the retries ran out' (urllib3's 'Max retries exceeded' read as retries made)",
-)
 def test_proxy_closing_without_answer_does_not_claim_retries_that_were_not_made(integration_, sb):
     proxy = RawProxy("close")
     try:
@@ -139,11 +128,6 @@ def test_proxy_closing_without_answer_does_not_claim_retries_that_were_not_made(
         assert "retries ran out" not in error["message"], error["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="non-ASCII proxy credentials make requests' Basic Proxy-Authorization raise "
-    "UnicodeEncodeError: a Failed envelope of type internal",
-)
 @pytest.mark.parametrize("quoted", [True, False], ids=["percent-encoded", "raw"])
 def test_non_ascii_proxy_credentials_are_not_an_internal_error(integration_, sb, quoted):
     user, password = "алиса", "пароль-секрет"
@@ -158,11 +142,6 @@ def test_non_ascii_proxy_credentials_are_not_an_internal_error(integration_, sb,
         assert "proxy" in error["message"].lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a CA bundle with a PEM marker but no parsable certificate passes the setting check and "
-    "then fails every handshake as type transport, retryable, blaming the Server URL",
-)
 @pytest.mark.parametrize("source", ["setting", "REQUESTS_CA_BUNDLE"])
 def test_ca_bundle_without_a_parsable_certificate_names_the_setting(
     integration_, tmp_path, monkeypatch, source
@@ -183,11 +162,6 @@ def test_ca_bundle_without_a_parsable_certificate_names_the_setting(
     assert named in error["message"] + (error["hint"] or ""), error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Saved Search's query is not checked like Search Condition: an unbalanced one is "
-    "sent and breaks the time window; the answer check then blames OpsGenie (bad_response)",
-)
 @pytest.mark.parametrize(
     "query",
     ["status: open) OR (status: closed", "message: foo\\"],
@@ -220,11 +194,6 @@ def test_saved_search_query_that_breaks_the_window_is_refused_naming_the_input(
     assert "/v2/alerts" not in paths  # refused before the alert list is read
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the list-answer field check only sees paths that start with a plain field; "
-    "`this` or recursive descent hide details/description, which then map to null silently",
-)
 @pytest.mark.parametrize("source", ["$.`this`.details.host", "$..details.host"])
 def test_mapping_path_reaching_a_field_the_list_lacks_is_refused(
     integration_, sb, tmp_path, source
@@ -242,11 +211,6 @@ def test_mapping_path_reaching_a_field_the_list_lacks_is_refused(
     assert "Enrich" in envelope["error"]["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="time_zone 'localtime' loads /usr/share/zoneinfo/localtime (-> /etc/localtime): the "
-    "host's own zone, which the README promises is never used; it is not an IANA name",
-)
 @pytest.mark.parametrize("zone", ["localtime"])
 def test_time_zone_that_is_the_host_zone_is_refused(integration_, sb, zone):
     if not os.path.exists(f"/usr/share/zoneinfo/{zone}"):
@@ -257,11 +221,6 @@ def test_time_zone_that_is_the_host_zone_is_refused(integration_, sb, zone):
     assert "time_zone" in error["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a date that is real only in the other day/month order is refused as 'month must be in "
-    "1..12' without naming the Date Format setting that chose the order",
-)
 def test_date_valid_only_in_the_other_order_names_the_date_format_setting(integration_, sb):
     envelope = run(
         integration_,
@@ -275,11 +234,6 @@ def test_date_valid_only_in_the_other_order_names_the_date_format_setting(integr
     assert "date_format" in error["message"] or "Date Format" in error["message"], error["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a scheme-less HTTP_PROXY/HTTPS_PROXY (host:port, read as http:// by requests and curl) "
-    "is refused with 'the scheme must be http or https (got none / got <host>)'",
-)
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy"])
 def test_scheme_less_proxy_variable_is_read_as_http_like_requests_does(
     integration_, sb, monkeypatch, variable
@@ -292,11 +246,6 @@ def test_scheme_less_proxy_variable_is_read_as_http_like_requests_does(
     assert [r.path for r in log] == ["/v2/schedules"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="every proxy variable is validated eagerly: one that NO_PROXY makes irrelevant for the "
-    "Server URL (a system-wide socks5 ALL_PROXY, a malformed HTTPS_PROXY) still fails every command",
-)
 @pytest.mark.parametrize(
     "environ",
     [

@@ -4,6 +4,7 @@ first, then the standard environment variables; NO_PROXY with either source."""
 from __future__ import annotations
 
 import pytest
+from tls_material import make_tls_material
 
 from opsgenie_integration.network import (
     NetworkSettingError,
@@ -80,10 +81,20 @@ def test_bad_proxy_urls_name_the_setting_and_never_the_password(value, fragment)
     assert caught.value.setting == "proxy"
 
 
-def test_bad_environment_proxy_names_the_variable():
+def test_bad_environment_proxy_names_the_variable_when_it_is_used():
+    net = resolve_network(environ={"HTTPS_PROXY": "socks5://x:1"})  # checked when chosen
     with pytest.raises(NetworkSettingError) as caught:
-        resolve_network(environ={"HTTPS_PROXY": "socks5://x:1"})
+        net.proxy_for(US)
     assert caught.value.setting == "HTTPS_PROXY" and "HTTPS_PROXY" in str(caught.value)
+    assert net.proxy_for("http://127.0.0.1:8080") is None  # not used for http://: no error
+
+
+def test_scheme_less_variables_are_http_and_no_proxy_star_dot_matches_subdomains():
+    net = resolve_network(environ={"HTTPS_PROXY": "proxy.corp:3128"})
+    assert net.requests_proxies(US) == {"https": "http://proxy.corp:3128"}
+    assert bypasses_proxy("api.opsgenie.com", 443, "*.opsgenie.com")
+    assert bypasses_proxy("opsgenie.com", 443, "*.opsgenie.com")
+    assert not bypasses_proxy("evil-opsgenie.com", 443, "*.opsgenie.com")
 
 
 def test_display_proxy_hides_the_password():
@@ -94,7 +105,7 @@ def test_display_proxy_hides_the_password():
 
 def test_ca_bundle_setting_then_environment(tmp_path):
     pem = tmp_path / "corp.pem"
-    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    pem.write_text(make_tls_material(tmp_path).ca.read_text())  # a real, loadable CA
     other = tmp_path / "env.pem"
     other.write_text(pem.read_text())
     net = resolve_network(ca_bundle=str(pem), environ={"REQUESTS_CA_BUNDLE": str(other)})
@@ -123,6 +134,9 @@ def test_unusable_ca_bundles(tmp_path):
 
 def test_verify_tls_values():
     assert resolve_network(verify_tls="false", environ={}).verify_tls is False
+    assert resolve_network(verify_tls=" TRUE ", environ={}).verify_tls is True
     assert resolve_network(verify_tls=True, environ={}).verify_tls is True
-    with pytest.raises(NetworkSettingError, match="verify_tls"):
-        resolve_network(verify_tls="maybe", environ={})
+    # exactly what the settings' validation accepts for a boolean, nothing more
+    for value in ("maybe", "yes", "no", "1", "0", 1, 0):
+        with pytest.raises(NetworkSettingError, match="verify_tls"):
+            resolve_network(verify_tls=value, environ={})

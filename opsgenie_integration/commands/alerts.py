@@ -14,6 +14,7 @@ from ..client import ALERT_PAGING_CAP, ALERT_SORT_FIELDS
 from ..command import CommandContext, CommandResult, CommandSpec
 from ..readable import markdown_table
 from ..times import to_epoch_ms, utc_now
+from ..validation import is_enclosable_query
 from ._answers import input_error, user_time
 from .fetch_passes import fetch as read_in_passes
 from .fetch_passes import start_checkpoint
@@ -283,6 +284,15 @@ def _saved_search_query(ctx: CommandContext, identifier: str) -> str:
     if not isinstance(query, str) or not query.strip():
         raise input_error(
             "Saved Search", "saved_search", f"the saved search {identifier!r} has no query"
+        )
+    if not is_enclosable_query(query):  # checked as Search Condition is: it joins the window
+        raise input_error(
+            "Saved Search",
+            "saved_search",
+            f"the query of the saved search {identifier!r} cannot be combined with the time "
+            "window as (<query>) AND <window>: its parentheses or double quotes do not balance, "
+            "or it has \\( \\) outside quotes or a trailing \\. Fix the saved search in "
+            "OpsGenie, or give its query as Search Condition, corrected",
         )
     return query.strip()
 

@@ -8,10 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.poolmanager import ProxyManager
 
-from ...network import NetworkSettings, resolve_network
+from ...client import NetworkAdapter
+from ...network import NetworkSettingError, NetworkSettings, resolve_network
 from ...redact import Redactor
 from ...watchdog import WATCHDOG, pool_classes
 from ..notification import (
@@ -130,23 +129,17 @@ class WebhookNotifier:
         body = json.dumps(notification.payload(), ensure_ascii=False, default=str).encode("utf-8")
         classes = _pool_classes_until(deadline)
 
-        class Adapter(HTTPAdapter):
-            """The deadline pools directly and through the connection's proxy."""
-
-            def proxy_manager_for(self, proxy: Any, **kwargs: Any) -> Any:
-                manager = super().proxy_manager_for(proxy, **kwargs)
-                if type(manager) is ProxyManager:  # not SOCKS: its pools are its own
-                    manager.pool_classes_by_scheme = classes
-                return manager
-
+        try:
+            proxies = self.network.requests_proxies(self.url)
+        except NetworkSettingError as exc:  # the proxy variable chosen for this URL
+            raise NotificationError(str(exc)) from None
         with requests.Session() as session:
             session.trust_env = False  # one behaviour: network.py resolved the environment
-            session.proxies = self.network.requests_proxies(self.url)
+            session.proxies = proxies
             session.verify = self.network.verify
             for prefix in ("http://", "https://"):
-                adapter = Adapter(max_retries=0)
-                adapter.poolmanager.pool_classes_by_scheme = classes
-                session.mount(prefix, adapter)
+                # the deadline pools directly and through the proxy; UTF-8 proxy credentials
+                session.mount(prefix, NetworkAdapter(max_retries=0, pool_classes=classes))
             try:
                 response = session.post(
                     self.url,
