@@ -25,10 +25,24 @@ from .backends.jsm import DEFAULT_API_URL, JsmBackend, JsmClient, basic_credenti
 from .backends.opsgenie import OpsGenieBackend
 from .client import DEFAULT_SERVER_URL, OpsGenieClient
 from .command import CommandContext
-from .date_formats import DateFormatError, TimeInputSettings, time_input_settings
+from .date_formats import (
+    DateFormatError,
+    TimeInputSettings,
+    check_date_format,
+    check_time_zone,
+    time_input_settings,
+)
 from .errors import ConnectionSettingsError, InputError, OpsGenieIntegrationError
 from .manifest import CommandDefinition, Manifest, load_json, load_manifest
-from .network import NetworkSettingError, NetworkSettings, proxy_secrets, resolve_network
+from .network import (
+    NetworkSettingError,
+    NetworkSettings,
+    check_ca_bundle,
+    check_proxy_url,
+    check_verify_tls,
+    proxy_secrets,
+    resolve_network,
+)
 from .redact import Redactor, secret_settings, secret_values
 from .registry import RegisteredCommand, build_plugin_manager, collect_commands
 from .secrets import secret_error, split_reference
@@ -186,36 +200,63 @@ class Integration:
         return self._connect(settings, session, redactor)
 
     def _connect(self, settings: Mapping[str, Any], session: Any, redactor: Redactor) -> Connection:
-        """``connect`` with a redactor that already holds the secrets of ``settings``."""
-        try:
-            values = self._connection_validator.validate(settings, redactor=redactor)
-        except ConnectionSettingsError:
-            raise
-        except InputError as exc:
-            raise ConnectionSettingsError(exc.problems, hint=exc.hint) from None
-        if values.get("platform") != "jsm":
+        """``connect`` with a redactor that already holds the secrets of ``settings``.
+
+        Every problem is collected before raising: the settings' types and formats, the API Key
+        reference (and a Proxy reference), the proxy, CA bundle and Verify TLS values, and the
+        Date Format and Time Zone; only the environment's proxy and CA variables are read once
+        the settings themselves pass."""
+        values, problems, hint = self._connection_validator.check(settings, redactor=redactor)
+        hints = [hint] if hint else []
+
+        def failed(exc: InputError) -> None:
+            problems.extend(p for p in exc.problems if p["id"] not in {q["id"] for q in problems})
+            if exc.hint and exc.hint not in hints:
+                hints.append(exc.hint)
+
+        jsm = values.get("platform") == "jsm"
+        key = None
+        if "api_key" in values and not jsm:
             raw_key = values["api_key"]
-            key = redactor.resolved.get(raw_key) or self.resolve_secret(raw_key)
-            redactor.add([key])
-            values["api_key"] = key
-        network = self.network_settings(values, redactor)
-        try:
+            try:
+                key = redactor.resolved.get(raw_key) or self.resolve_secret(raw_key)
+            except ConnectionSettingsError as exc:
+                failed(exc)
+            else:
+                redactor.add([key])
+                values["api_key"] = key
+        if jsm:
+            key = self._jsm_credentials(values, redactor, problems, failed)
+        refused = {p["id"] for p in problems}
+        network = self._checked_network(values, redactor, failed, refused)
+        time_inputs = TimeInputSettings()
+        for setting, title, check in (
+            ("date_format", "Date Format", check_date_format),
+            ("time_zone", "Time Zone", check_time_zone),
+        ):
+            if values.get(setting) in (None, ""):
+                continue
+            try:
+                check(values[setting])
+            except DateFormatError as exc:
+                text = str(exc).split(": ", 1)[-1]
+                problems.append(
+                    {"parameter": title, "id": setting, "message": f"{title} ({setting}): {text}"}
+                )
+        if not {"date_format", "time_zone"} & {p["id"] for p in problems}:
             time_inputs = time_input_settings(values.get("date_format"), values.get("time_zone"))
-        except DateFormatError as exc:
-            setting = "date_format" if str(exc).startswith("date_format") else "time_zone"
-            title = "Date Format" if setting == "date_format" else "Time Zone"
-            text = str(exc).split(": ", 1)[-1]
-            raise ConnectionSettingsError(
-                [{"parameter": title, "id": setting, "message": f"{title} ({setting}): {text}"}]
-            ) from None
+        if problems or network is None or key is None:
+            order = [p.id for p in self.manifest.connection_parameters]
+            problems.sort(key=lambda p: order.index(p["id"]) if p["id"] in order else len(order))
+            raise ConnectionSettingsError(problems, hint=" ".join(hints) or None)
         backend: AlertBackend
-        if values.get("platform") == "jsm":
+        if jsm:
             backend = self._jsm_backend(values, session, redactor, network)
         else:
             try:
                 client = OpsGenieClient(
                     values["server_url"],
-                    values["api_key"],
+                    key,
                     values["api_version"],
                     timeout=values["timeout"],
                     max_retry_time=values["max_retry_time"],
@@ -245,32 +286,45 @@ class Integration:
             settings=values, client=backend, redactor=redactor, time_inputs=time_inputs
         )
 
+    def _jsm_credentials(
+        self, values: dict[str, Any], redactor: Redactor, problems: list, failed: Any
+    ) -> str | None:
+        """Platform jsm: the API Token resolved (like the API Key) and hidden with its Basic
+        credentials; Site or Cloud ID required. Problems are collected, the token returned."""
+        token = None
+        if "api_token" in values:
+            raw_token = values["api_token"]
+            try:
+                token = redactor.resolved.get(raw_token) or self.resolve_secret(
+                    raw_token, parameter=("API Token", "api_token")
+                )
+            except ConnectionSettingsError as exc:
+                failed(exc)
+            else:
+                redactor.add([token, basic_credentials(str(values.get("email", "")), token)])
+                values["api_token"] = token
+        if not values.get("site") and not values.get("cloud_id"):
+            problems.append(
+                {
+                    "parameter": "Site",
+                    "id": "site",
+                    "message": "Site (site): give the Jira site (https://<name>.atlassian.net) "
+                    "or its Cloud ID (cloud_id) with Platform jsm",
+                }
+            )
+        return token
+
     def _jsm_backend(
         self, values: dict[str, Any], session: Any, redactor: Redactor, network: NetworkSettings
     ) -> JsmBackend:
-        """Platform jsm: Site or Cloud ID, Email, API Token (resolved like the API Key); the API
-        gateway is Server URL when one other than OpsGenie's default is given."""
-        if not values.get("site") and not values.get("cloud_id"):
-            raise ConnectionSettingsError(
-                [
-                    {
-                        "parameter": "Site",
-                        "id": "site",
-                        "message": "Site (site): give the Jira site (https://<name>.atlassian.net) "
-                        "or its Cloud ID (cloud_id) with Platform jsm",
-                    }
-                ]
-            )
-        raw_token = values["api_token"]
-        token = redactor.resolved.get(raw_token) or self.resolve_secret(raw_token)
-        redactor.add([token, basic_credentials(values["email"], token)])
-        values["api_token"] = token
+        """The JSM backend of checked settings; the API gateway is Server URL when one other
+        than OpsGenie's default is given."""
         server_url = values.get("server_url")
         api_url = server_url if server_url and server_url != DEFAULT_SERVER_URL else DEFAULT_API_URL
         try:
             client = JsmClient(
                 email=values["email"],
-                api_token=token,
+                api_token=values["api_token"],
                 site=values.get("site"),
                 cloud_id=values.get("cloud_id"),
                 api_url=api_url,
@@ -291,6 +345,72 @@ class Integration:
                 ]
             ) from None
         return JsmBackend(client)
+
+    def _checked_network(
+        self, values: dict[str, Any], redactor: Redactor, failed: Any, refused: set[str]
+    ) -> NetworkSettings | None:
+        """The network settings of ``values``, or None after passing each problem to ``failed``:
+        the Proxy (its reference resolved), CA Bundle and Verify TLS are checked one by one, so
+        that all of them are reported together; the environment is read only when they pass."""
+        checks = (
+            ("proxy", "Proxy", check_proxy_url),
+            ("ca_bundle", "CA Bundle", check_ca_bundle),
+            ("verify_tls", "Verify TLS", check_verify_tls),
+        )
+        literal = dict(values)
+        bad = bool(refused & {setting for setting, _, _ in checks})
+        for setting, title, check in checks:
+            value = values.get(setting)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            try:
+                if setting == "proxy":
+                    text = str(value).strip()
+                    if "://" not in text and split_reference(text):
+                        value = self.resolve_secret(text, parameter=(title, setting))
+                    redactor.add(proxy_secrets(value))
+                    literal[setting] = value
+                check(value)
+            except ConnectionSettingsError as exc:
+                failed(exc)
+                bad = True
+            except NetworkSettingError as exc:
+                text = str(exc)
+                if text.startswith(f"{exc.setting}: "):
+                    text = text[len(exc.setting) + 2 :]
+                failed(
+                    ConnectionSettingsError(
+                        [
+                            {
+                                "parameter": title,
+                                "id": setting,
+                                "message": f"{title} ({setting}): {text}",
+                            }
+                        ]
+                    )
+                )
+                bad = True
+        if bad:
+            return None
+        try:
+            return self.network_settings(literal, redactor)
+        except ConnectionSettingsError as exc:
+            failed(exc)
+            return None
+
+    def _time_inputs_of(self, settings: Any) -> TimeInputSettings | None:
+        """The Date Format and Time Zone of raw connection ``settings`` (any spelling), for
+        reading time inputs before connecting; None when either cannot be used (the connection
+        reports it) or the settings are not a mapping."""
+        if settings is None:
+            return TimeInputSettings()
+        if not isinstance(settings, Mapping):
+            return None
+        given = self._connection_validator.by_id(settings)
+        try:
+            return time_input_settings(given.get("date_format"), given.get("time_zone"))
+        except DateFormatError:
+            return None
 
     def network_for(self, settings: Any, redactor: Redactor) -> NetworkSettings:
         """The proxy, CA bundle and verification of raw connection ``settings`` (any spelling),
@@ -447,10 +567,18 @@ class Integration:
             if definition is None:
                 raise unknown_command(command, self.commands)
             registered = self._commands[definition.id]
-            inputs_by_id = registered.validator.validate(inputs, redactor=redactor)
+            if isinstance(connection, Connection):
+                time_inputs: TimeInputSettings | None = connection.time_inputs
+            else:
+                time_inputs = self._time_inputs_of(connection)
+            inputs_by_id, problems, hint = registered.validator.check(
+                inputs, redactor=redactor, time_inputs=time_inputs
+            )
             if isinstance(connection, Connection):
                 active = connection
             elif connection is None:
+                if problems:
+                    raise InputError(problems, hint=hint)
                 raise ConnectionSettingsError(
                     [
                         {
@@ -461,7 +589,16 @@ class Integration:
                     ]
                 )
             else:
-                owned = active = self._connect(connection, None, redactor)
+                try:
+                    owned = active = self._connect(connection, None, redactor)
+                except ConnectionSettingsError as exc:
+                    if not problems:
+                        raise
+                    # the inputs' problems and the settings' together, in one error
+                    hints = " ".join(h for h in (hint, exc.hint) if h) or None
+                    raise InputError(problems + exc.problems, hint=hints) from None
+            if problems:
+                raise InputError(problems, hint=hint)
             self.plugin_manager.hook.opsgenie_before_command(command=display, inputs=inputs_by_id)
             begin = getattr(active.client, "begin_command", None)
             if callable(begin):

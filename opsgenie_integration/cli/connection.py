@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, TextIO
 
 import yaml
@@ -14,6 +15,7 @@ from .. import envelope as env
 from ..errors import ConnectionSettingsError
 from ..files import UserFileError, read_user_text
 from ..manifest import fold_name, load_yaml
+from ..resources import data_path
 
 ENV_SETTINGS = {
     "platform": "OPSGENIE_PLATFORM",
@@ -27,12 +29,22 @@ ENV_SETTINGS = {
 }
 
 NO_CONNECTION_HINT = (
-    "Give the connection with --connection FILE (YAML or JSON: server_url, api_key; or platform: "
-    "jsm, site, email, api_token), or with the OPSGENIE_API_KEY and OPSGENIE_SERVER_URL environment "
-    "variables (JSM: OPSGENIE_PLATFORM=jsm, JSM_SITE, JSM_EMAIL, JSM_API_TOKEN); or try --sandbox."
+    "Give the connection with --connection FILE (YAML or JSON: server_url, api_key), or with the "
+    "OPSGENIE_API_KEY and OPSGENIE_SERVER_URL environment variables; or try --sandbox."
 )
 
 MAX_SANDBOX_ALERTS = 200_000
+
+
+@lru_cache(maxsize=1)
+def connection_setting_ids() -> tuple[str, ...]:
+    """The ids of the manifest's connection settings, in its order (for ``--connection``'s help:
+    read from ``integration.yaml`` as it is, without loading the integration)."""
+    try:
+        raw = load_yaml(data_path("integration.yaml").read_text(encoding="utf-8"))
+        return tuple(str(p["id"]) for p in raw["connection"]["parameters"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):  # load_manifest reports it
+        return tuple(ENV_SETTINGS)
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,10 +54,9 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         "--connection",
         "-c",
         metavar="FILE",
-        help="connection settings, YAML or JSON (server_url, api_key, api_version, timeout, "
-        "max_retry_time; or platform: jsm, site or cloud_id, email, api_token); default: the "
-        "OPSGENIE_SERVER_URL / OPSGENIE_API_KEY / OPSGENIE_API_VERSION environment (JSM: "
-        "OPSGENIE_PLATFORM=jsm, JSM_SITE, JSM_CLOUD_ID, JSM_EMAIL, JSM_API_TOKEN)",
+        help=f"connection settings, YAML or JSON ({', '.join(connection_setting_ids())}); "
+        "default: the OPSGENIE_SERVER_URL / OPSGENIE_API_KEY / OPSGENIE_API_VERSION environment "
+        "(JSM: OPSGENIE_PLATFORM=jsm, JSM_SITE or JSM_CLOUD_ID, JSM_EMAIL, JSM_API_TOKEN)",
     )
     group.add_argument(
         "--sandbox",
@@ -97,9 +108,10 @@ def add_connection_hint(exc: Exception, settings: Any) -> None:
 
 def with_connection_hint(envelope: dict[str, Any], settings: Any) -> dict[str, Any]:
     """``envelope`` with ``NO_CONNECTION_HINT`` in its error when its connection settings were
-    refused (error type ``configuration``) and they lack the API Key (any spelling)."""
+    refused (error type ``configuration``, or ``validation`` when bad inputs came with them) and
+    they lack the API Key (any spelling)."""
     error = envelope.get("error")
-    if not isinstance(error, dict) or error.get("type") != "configuration":
+    if not isinstance(error, dict) or error.get("type") not in ("configuration", "validation"):
         return envelope
     if error.get("hint") is not None or _key_given(settings):
         return envelope
@@ -141,7 +153,9 @@ def load_connection_settings(
     except ValueError as exc:
         raise problem(str(exc)) from None
     if not isinstance(settings, dict):
-        raise problem("must be a mapping of setting: value (server_url, api_key, api_version)")
+        raise problem(
+            f"must be a mapping of setting: value ({', '.join(connection_setting_ids())})"
+        )
     return settings
 
 

@@ -4,8 +4,10 @@ On start it prints one human line on stderr, then one JSON line per region on st
 ready connection that ``opsgenie-integration run --connection FILE`` accepts as it is:
 ``{"server_url": ..., "api_key": ..., "api_version": "v2"}`` (``--region both``: the US line first,
 then the EU line with a key of its own; ``head -1`` / ``tail -1`` pick one). Exit status: 0 after a
-signal, 2 for a usage error, 1 when the sandbox cannot start (port taken, bad data file or
-certificate).
+signal, 2 for a usage error (an unknown option, a value of the wrong form: a key that is no UUID,
+a negative count, a port out of range), 1 when the sandbox cannot start (port taken, a data
+file, certificate or key that cannot be used, a --team-key naming no team of the data); each
+message names the option and its file or port.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import ssl
 import sys
 import threading
 import uuid
-from typing import IO
+from typing import IO, Any
 
+from .auth import is_key_format_valid
 from .ratelimits import RATE_LIMIT_DOMAINS
 from .sandbox import Sandbox
 from .timefmt import TimeFormatError, to_ms
@@ -51,14 +55,77 @@ def _team_key(text: str) -> tuple[str, str]:
     key, sep, team = text.partition("=")
     if not sep or not key or not team:
         raise argparse.ArgumentTypeError("expected KEY=TEAM (a UUID key, a team name or id)")
-    return key, team
+    return _key(key), team
+
+
+def _key(text: str) -> str:
+    if not is_key_format_valid(text):
+        raise argparse.ArgumentTypeError(
+            "expected a UUID-shaped API key (8-4-4-4-12 hex digits); the value given is not shown"
+        )
+    return text
+
+
+def _whole(low: int, high: int | None = None) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"expected a whole number {bound}, got {value}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
 
 
 def _fraction(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction between 0 and 1, got {text!r}"
+        ) from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("expected a fraction between 0 and 1")
     return value
+
+
+def _tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server TLS context from ``--tls-cert`` and ``--tls-key``.
+
+    Raises:
+        ValueError: naming the option and file at fault.
+    """
+    for option, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not os.path.isfile(path):
+            raise ValueError(f"{option} {path!r}: does not exist or is not a file")
+        if not os.access(path, os.R_OK):
+            raise ValueError(f"{option} {path!r}: cannot be read (permissions)")
+    try:
+        ssl.create_default_context(cafile=cert)
+    except (ssl.SSLError, ValueError):
+        raise ValueError(f"--tls-cert {cert!r}: holds no PEM certificate") from None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError):
+        raise ValueError(
+            f"--tls-key {key!r}: is not the PEM private key of the certificate in --tls-cert "
+            f"{cert!r}"
+        ) from None
+    return context
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,15 +137,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
     )
-    p.add_argument("--port", type=int, default=0, help="TCP port (default 0: a free port)")
     p.add_argument(
-        "--alerts", type=int, default=500, metavar="N", help="number of seeded alerts (default 500)"
+        "--port", type=_whole(0, 65535), default=0, help="TCP port (default 0: a free port)"
+    )
+    p.add_argument(
+        "--alerts",
+        type=_whole(0),
+        default=500,
+        metavar="N",
+        help="number of seeded alerts (default 500)",
     )
     p.add_argument(
         "--seed", type=int, default=1, metavar="S", help="random seed of the data set (default 1)"
     )
     p.add_argument(
-        "--api-key", metavar="K", help="full-rights API key (UUID; default: a fresh one)"
+        "--api-key",
+        type=_key,
+        metavar="K",
+        help="full-rights API key (UUID; default: a fresh one)",
     )
     p.add_argument(
         "--clock", type=_clock, metavar="ISO|MS", help="fix the sandbox clock at this instant (UTC)"
@@ -88,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--region", choices=("us", "eu", "both"), default="us", help="region(s) to serve"
     )
     p.add_argument(
-        "--latency", type=float, metavar="SECONDS", help="add this delay to every answer"
+        "--latency", type=_seconds, metavar="SECONDS", help="add this delay to every answer"
     )
     p.add_argument(
         "--error-rate",
@@ -106,16 +182,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--churn",
-        type=int,
+        type=_whole(0),
         default=0,
         metavar="N",
         help="update N alerts before each alert-list answer",
     )
     p.add_argument(
-        "--read-only-key", metavar="K", help="also accept key K with the Read right only"
+        "--read-only-key",
+        type=_key,
+        metavar="K",
+        help="also accept key K with the Read right only",
     )
     p.add_argument(
-        "--config-only-key", metavar="K", help="also accept key K with Configuration access only"
+        "--config-only-key",
+        type=_key,
+        metavar="K",
+        help="also accept key K with Configuration access only",
     )
     p.add_argument(
         "--platform",
@@ -173,10 +255,7 @@ def main(
         stderr.write("opsgenie sandbox: --tls-cert and --tls-key go together\n")
         return 2
     try:
-        tls = None
-        if args.tls_cert:
-            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            tls.load_cert_chain(args.tls_cert, args.tls_key)
+        tls = _tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
         sandbox = Sandbox(
             alerts=args.alerts,
             seed=args.seed,
@@ -210,9 +289,19 @@ def main(
             sandbox.rate_limits.set(domain, per_second=per_sec, per_minute=per_min)
         if args.churn:
             sandbox.churn(args.churn)
-        sandbox.start()
     except (OSError, ValueError) as exc:
         stderr.write(f"opsgenie sandbox: cannot start: {exc}\n")
+        return 1
+    try:
+        sandbox.start()
+    except OSError as exc:
+        port = f"--port {args.port}" if args.port else "a free port"
+        stderr.write(
+            f"opsgenie sandbox: cannot start: {port} on --host {args.host} cannot be used: "
+            f"{exc.strerror or exc}"
+            + (" (another server is using it?)" if args.port else "")
+            + "\n"
+        )
         return 1
     stop = threading.Event()
     previous = {}
