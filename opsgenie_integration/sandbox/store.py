@@ -209,9 +209,41 @@ class SandboxStore:
                 alert.sub_ns["updatedAt"] = sub
             alert.invalidate()
             self._by_tiny[alert.tinyId] = alert
-            self._by_alias[alert.alias] = alert
+            if "alias" in changes or alert.alias not in self._by_alias:
+                self._by_alias[alert.alias] = alert  # a newer alert may have taken the alias
             alert.team_keys = self._team_keys(alert.teams)
             self._attach(alert)
+            self._changed()
+            return alert.render_full()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The store's re-entrant lock: hold it to read and change alerts as one step."""
+        return self._lock  # type: ignore[return-value]
+
+    def next_tiny_id(self) -> str:
+        """A tinyId no alert has: one more than the largest numeric tinyId."""
+        with self._lock:
+            numbers = [int(t) for t in self._by_tiny if t.isdigit()]
+            return str(max(numbers, default=0) + 1)
+
+    def find_alert(self, identifier: str, identifier_type: str = "id") -> Alert | None:
+        """The Alert record by id, tinyId (``tiny``) or alias, else None (treat as read-only)."""
+        table = {"id": self._alerts, "tiny": self._by_tiny, "alias": self._by_alias}[
+            identifier_type
+        ]
+        with self._lock:
+            return table.get(identifier)
+
+    def remove_alert(self, alert_id: str) -> dict[str, Any]:
+        """Delete an alert. Raises KeyError for an unknown id. Returns the alert as it was."""
+        with self._lock:
+            alert = self._alerts.pop(alert_id)
+            self._detach(alert)
+            if self._by_tiny.get(alert.tinyId) is alert:
+                del self._by_tiny[alert.tinyId]
+            if self._by_alias.get(alert.alias) is alert:
+                del self._by_alias[alert.alias]
             self._changed()
             return alert.render_full()
 
