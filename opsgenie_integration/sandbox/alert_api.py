@@ -68,12 +68,18 @@ class _BodyCheck:
     def fail(self, name: str, problem: str) -> None:
         self.errors.setdefault(name, problem)
 
+    def absent(self, name: str, required: bool) -> bool:
+        """True when ``name`` is not in the body (a failure when required); null is present."""
+        if name in self.body:
+            return False
+        if required:
+            self.fail(name, f"{name} is required")
+        return True
+
     def text(self, name: str, required: bool = False) -> str | None:
-        value = self.body.get(name)
-        if value is None:
-            if required:
-                self.fail(name, f"{name} is required")
+        if self.absent(name, required):
             return None
+        value = self.body[name]
         if not isinstance(value, str):
             self.fail(name, f"{name} must be a string")
             return None
@@ -87,11 +93,9 @@ class _BodyCheck:
         return value
 
     def strings(self, name: str, most: int, longest: int, required: bool = False) -> list | None:
-        value = self.body.get(name)
-        if value is None:
-            if required:
-                self.fail(name, f"{name} is required")
+        if self.absent(name, required):
             return None
+        value = self.body[name]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.fail(name, f"{name} must be a list of strings")
             return None
@@ -108,11 +112,9 @@ class _BodyCheck:
         return None
 
     def details(self, name: str, required: bool = False) -> dict | None:
-        value = self.body.get(name)
-        if value is None:
-            if required:
-                self.fail(name, f"{name} is required")
+        if self.absent(name, required):
             return None
+        value = self.body[name]
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             self.fail(name, f"{name} must be an object of string values")
             return None
@@ -140,9 +142,9 @@ class _BodyCheck:
         return value
 
     def recipients(self, name: str, types: tuple[str, ...]) -> list | None:
-        value = self.body.get(name)
-        if value is None:
+        if self.absent(name, False):
             return None
+        value = self.body[name]
         if not isinstance(value, list):
             self.fail(name, f"{name} must be a list of recipients")
             return None
@@ -218,7 +220,7 @@ class AlertEndpoints:
         payload["actions"] = check.strings("actions", MAX_ACTIONS, MAX_ACTION_LENGTH)
         payload["details"] = check.details("details")
         priority = body.get("priority")
-        if priority is not None and priority not in PRIORITIES:
+        if "priority" in body and priority not in PRIORITIES:
             check.fail("priority", f"priority must be one of {', '.join(PRIORITIES)}")
         payload["priority"] = priority
         check.done()
@@ -242,8 +244,8 @@ class AlertEndpoints:
             payload["endTime"] = self._end_time(check, body.get("endTime"))
         elif action == "escalate":
             esc = body.get("escalation")
-            if esc is None:
-                check.fail("escalation", "escalation is required")
+            if check.absent("escalation", True):
+                pass
             elif isinstance(esc, dict):
                 payload["escalation"] = check.recipient(
                     "escalation", dict(esc, type=esc.get("type", "escalation")), ("escalation",)
@@ -252,8 +254,8 @@ class AlertEndpoints:
                 check.fail("escalation", "escalation must be an object with id or name")
         elif action == "assign":
             owner = body.get("owner")
-            if owner is None:
-                check.fail("owner", "owner is required")
+            if check.absent("owner", True):
+                pass
             elif isinstance(owner, dict):
                 payload["owner"] = check.recipient(
                     "owner", dict(owner, type=owner.get("type", "user")), ("user",)
@@ -261,9 +263,7 @@ class AlertEndpoints:
             else:
                 check.fail("owner", "owner must be an object with id or username")
         elif action == "add_responder":
-            if body.get("responder") is None:
-                check.fail("responder", "responder is required")
-            else:
+            if not check.absent("responder", True):
                 payload["responder"] = check.recipient(
                     "responder", body["responder"], RESPONDER_TYPES
                 )
@@ -278,8 +278,7 @@ class AlertEndpoints:
         return self._queue(req, label, lambda: self.actions.act(action, ident, kind, payload))
 
     def _end_time(self, check: _BodyCheck, value: Any) -> int | None:
-        if value is None:
-            check.fail("endTime", "endTime is required")
+        if check.absent("endTime", True):
             return None
         try:
             ms = parse_iso(value, require_time=True)[0] if isinstance(value, str) else None

@@ -90,6 +90,8 @@ ROUTES = (
     Route(("v2", "alerts"), "create_update", "alert", "create_alert", "POST"),
     Route(("v2", "alerts", "count"), "read", "search", "count_alerts"),
     Route(("v2", "alerts", "requests", "{requestId}"), "read", "alert", "request_status"),
+    Route(("v2", "alerts", "saved-searches"), "read", None, "list_saved_searches"),
+    Route(("v2", "alerts", "saved-searches", "{identifier}"), "read", None, "get_saved_search"),
     Route(("v2", "alerts", "{identifier}"), "read", None, "get_alert"),
     Route(("v2", "alerts", "{identifier}"), "delete", "alert", "delete_alert", "DELETE"),
     *(
@@ -157,11 +159,21 @@ ROUTES = (
 def match_route(
     segments: list[str], method: str | None = None
 ) -> tuple[Route, dict[str, str]] | None:
-    """The first route matching the decoded ``segments`` (and ``method`` unless None) and its
-    captured parameters."""
+    """The route for ``method`` (None: any) on the path of the decoded ``segments``, and its
+    captured parameters. The path is the first pattern in ROUTES that matches (literal segments
+    before captures: ``/v2/alerts/count`` is never the alert ``count``)."""
+    found = _match_pattern(segments)
+    if found is None:
+        return None
+    pattern, params = found
     for route in ROUTES:
-        if method is not None and route.method != method:
-            continue
+        if route.pattern == pattern and (method is None or route.method == method):
+            return route, params
+    return None
+
+
+def _match_pattern(segments: list[str]) -> tuple[tuple[str, ...], dict[str, str]] | None:
+    for route in ROUTES:
         if len(route.pattern) != len(segments):
             continue
         params: dict[str, str] = {}
@@ -173,7 +185,7 @@ def match_route(
             elif want != have:
                 break
         else:
-            return route, params
+            return route.pattern, params
     return None
 
 
@@ -366,6 +378,19 @@ class OpsGenieApi:
             return {"data": {"count": self.store.count(req.arg("query", "") or "")}}
         except QueryError as exc:
             raise ApiError(422, str(exc), errors={"query": str(exc)}) from None
+
+    def list_saved_searches(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/alerts/saved-searches``: ``{data: []}`` (the sandbox has none)."""
+        return {"data": []}
+
+    def get_saved_search(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/alerts/saved-searches/{identifier}?identifierType=id|name``: always 404."""
+        check = Checker()
+        kind = check.choice(req, "identifierType", "id", ("id", "name"))
+        check.done()
+        raise ApiError(
+            404, f"Saved search with {kind} [{req.params['identifier']}] does not exist."
+        )
 
     @staticmethod
     def _no_saved_search(req: ApiRequest) -> None:
