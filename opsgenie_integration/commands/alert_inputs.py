@@ -90,7 +90,9 @@ def recipient(
         raise input_error(title, input_id, f"each recipient needs a type among {', '.join(types)}")
     kind = kind.strip().lower()
     keys = ("id", "username") if kind == "user" else ("id", "name")
-    named = {k: value[k].strip() for k in keys if isinstance(value.get(k), str) and value[k].strip()}
+    named = {
+        k: value[k].strip() for k in keys if isinstance(value.get(k), str) and value[k].strip()
+    }
     if not named:
         raise input_error(title, input_id, f"a {kind} recipient needs {' or '.join(keys)} (text)")
     unknown = set(value) - {"type", *keys}

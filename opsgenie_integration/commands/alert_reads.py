@@ -52,9 +52,7 @@ def _paged(what: str, segment: str) -> Any:
             "offset": inputs.get("offset"),
             "direction": inputs.get("direction"),
         }
-        body = ctx.client.request(
-            "GET", ["alerts", inputs["identifier"], segment], params=params
-        )
+        body = ctx.client.request("GET", ["alerts", inputs["identifier"], segment], params=params)
         items = answer_data(body, list, f"list of {what}")
         return CommandResult(
             raw_data=body, outputs={what: items, "next_offset": _next_offset(body)}

@@ -32,6 +32,7 @@ NOT_PROCESSED_TYPE = "RequestNotProcessed"
 FIRST_POLL_S = 0.15  # first look, s after the 202 (OpsGenie usually processes within a second)
 BACKOFF = 1.6  # each later gap is this much longer...
 MAX_GAP_S = 2.0  # ...up to this
+_sleep = time.sleep  # looked up at each call (tests replace it)
 _SAYS_NOT_PROCESSED = re.compile(r"\bnot\s+(yet\s+)?(been\s+)?processed\b", re.IGNORECASE)
 
 
@@ -76,10 +77,12 @@ def track(
     request_id: str,
     wait: float,
     *,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Tracking:
-    """Poll the request status of ``request_id`` for at most ``wait`` seconds (see the module)."""
+    """Poll the request status of ``request_id`` for at most ``wait`` seconds (see the module).
+    ``sleep`` waits between polls (default ``time.sleep``)."""
+    sleep = sleep or _sleep
     started = clock()
     deadline = started + max(0.0, wait)
     gap = FIRST_POLL_S

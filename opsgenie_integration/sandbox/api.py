@@ -89,7 +89,7 @@ ROUTES = (
     Route(("v2", "alerts"), "read", "search", "list_alerts"),
     Route(("v2", "alerts"), "create_update", "alert", "create_alert", "POST"),
     Route(("v2", "alerts", "count"), "read", "search", "count_alerts"),
-    Route(("v2", "alerts", "requests", "{requestId}"), "read", "alert", "request_status"),
+    Route(("v2", "alerts", "requests", "{requestId}"), "read", None, "request_status"),
     Route(("v2", "alerts", "saved-searches"), "read", None, "list_saved_searches"),
     Route(("v2", "alerts", "saved-searches", "{identifier}"), "read", None, "get_saved_search"),
     Route(("v2", "alerts", "{identifier}"), "read", None, "get_alert"),

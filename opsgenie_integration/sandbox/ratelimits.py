@@ -4,7 +4,7 @@
 
 Domains: ``search`` (GET /v2/alerts, /v2/alerts/count, /v2/users), ``schedule_oncalls`` (on-calls,
 next-on-calls), ``configuration`` (schedules, timeline, a single user, account, teams), ``alert``
-(alert writes, request status, an alert's notes, logs and recipients). Buckets
+(alert writes, an alert's notes, logs and recipients). Buckets
 refill in real (monotonic) time, whatever the sandbox clock says.
 """
 
