@@ -15,8 +15,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from typing_extensions import Self
-
 from .alert_actions import AlertActions
 from .alert_api import AlertEndpoints
 from .api import OpsGenieApi
@@ -123,7 +121,7 @@ class Sandbox:
             server.stop()
         self.writes.stop()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(
