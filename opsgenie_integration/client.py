@@ -3,8 +3,10 @@
 The client knows HTTP and OpsGenie's endpoints, nothing of commands, the envelope or the CLI.
 One ``requests.Session`` per connection; ``Authorization: GenieKey <key>``; a ``(connect, read)``
 timeout on every call; path identifiers percent-encoded as one segment; query values passed as
-``params`` so the HTTP library encodes them (``+`` becomes ``%2B``); retries as in ``retry.py``.
-Every failure is raised as one of the exceptions of ``errors.py``.
+``params`` so the HTTP library encodes them (``+`` becomes ``%2B``); retries as in ``retry.py``
+(a write only on 429 and on a connection that failed before sending). Every failure is raised as
+one of the exceptions of ``errors.py``; a write that may have been applied (5xx, no whole answer
+after sending) as ``errors.OutcomeUnknownError``.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class OpsGenieClient:
         api_version: path version segment, ``v2``.
         timeout: read timeout per request, s (the connect timeout is 5 s).
         max_retry_time: seconds of waiting between retries allowed per request; 0 = no retries.
+        request_wait: seconds an alert write waits at most for OpsGenie to process it (read by
+            the commands' request tracking); 0 = do not wait.
         session: an existing ``requests.Session`` to use (tests); a new one otherwise.
 
     Raises:
@@ -95,6 +99,7 @@ class OpsGenieClient:
         *,
         timeout: float = 30.0,
         max_retry_time: float = 60.0,
+        request_wait: float = 10.0,
         session: requests.Session | None = None,
     ) -> None:
         if not is_version_path(api_version or ""):
@@ -106,6 +111,7 @@ class OpsGenieClient:
         self.base_url = normalize_server_url(server_url)
         self.api_version = api_version
         self.timeout = (CONNECT_TIMEOUT, float(timeout))
+        self.request_wait = float(request_wait)
         self._api_key = api_key
         self.session = session or requests.Session()
         adapter = HTTPAdapter(max_retries=make_retry(max_retry_time), pool_maxsize=4)
@@ -248,22 +254,55 @@ class OpsGenieClient:
         return f"{self.base_url}/{self.api_version}/{path}"
 
     def get(self, segments: list[str], params: Params | None = None) -> dict:
-        """GET an endpoint and return the decoded JSON answer.
+        """GET an endpoint and return the decoded JSON answer (see ``request``)."""
+        return self.request("GET", segments, params)
 
-        ``None`` parameter values are not sent.
+    def request(
+        self,
+        method: str,
+        segments: list[str],
+        params: Params | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict:
+        """Send ``method`` to ``/<version>/<segments>`` and return the decoded JSON answer.
+
+        ``None`` parameter values are not sent; ``body`` goes as JSON. A write (any method but GET)
+        is retried only on 429 and on a connection that failed before sending.
 
         Raises:
             errors.APIError subclass: OpsGenie answered with an error status, or a 2xx body that is
                 empty or not JSON (``BadResponseError``).
+            errors.OutcomeUnknownError: a write answered 5xx, or sent without a whole answer.
             errors.TransportError: no answer (refused, reset, timeout).
         """
+        if method == "GET":
+            return self._send(method, segments, params, body)
+        try:
+            return self._send(method, segments, params, body)
+        except (errors.ServerError, errors.TransportError) as exc:
+            if getattr(exc, "not_sent", False):
+                raise
+            path = urlsplit(self.url_for(segments)).path
+            raise errors.OutcomeUnknownError(
+                f"{method} {path}", exc, request_id=exc.request_id
+            ) from None
+
+    def _send(
+        self, method: str, segments: list[str], params: Params | None, body: dict[str, Any] | None
+    ) -> dict:
         url = self.url_for(segments)
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         path = urlsplit(url).path
         started = time.monotonic()
         try:
-            response = self.session.get(
-                url, params=clean, timeout=self.timeout, stream=True, allow_redirects=False
+            response = self.session.request(
+                method,
+                url,
+                params=clean,
+                json=body,
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=False,
             )
             try:
                 body_text = self._read_body(response, started, path)
@@ -275,20 +314,27 @@ class OpsGenieClient:
                 hint="Check the Server URL; certificates are always verified.",
             ) from None
         except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
-            if not _is_timeout(exc):
+            if not _is_timeout(exc) and (method == "GET" or _not_sent(exc)):
                 raise _connection_error(exc, self.base_url, path) from None
-            raise errors.RequestTimeoutError(
-                f"OpsGenie did not answer GET {path} within the timeout "
+            if not _is_timeout(exc):
+                raise errors.TransportError(
+                    f"The connection broke before OpsGenie answered {method} {path}.",
+                    hint="A proxy or OpsGenie closed the connection; try again.",
+                ) from None
+            timeout = errors.RequestTimeoutError(
+                f"OpsGenie did not answer {method} {path} within the timeout "
                 f"(connect {self.timeout[0]:g} s, read {self.timeout[1]:g} s).",
                 hint="Check the Server URL and the network path to OpsGenie, or raise Timeout.",
-            ) from None
+            )
+            timeout.not_sent = isinstance(exc, requests.exceptions.ConnectTimeout)  # type: ignore[attr-defined]
+            raise timeout from None
         except requests.exceptions.RetryError:
             raise errors.TransportError(
-                f"GET {path} kept failing and the retries ran out.", hint=None
+                f"{method} {path} kept failing and the retries ran out.", hint=None
             ) from None
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
             raise errors.RequestTimeoutError(
-                f"OpsGenie stopped sending the answer to GET {path} for longer than the read timeout "
+                f"OpsGenie stopped sending the answer to {method} {path} for longer than the read timeout "
                 f"({self.timeout[1]:g} s).",
                 hint="Check the network path to OpsGenie, or raise Timeout.",
             ) from None
@@ -299,12 +345,12 @@ class OpsGenieClient:
             ConnectionError,
         ):
             raise errors.TransportError(
-                f"The connection was closed before the whole answer to GET {path} arrived.",
+                f"The connection was closed before the whole answer to {method} {path} arrived.",
                 hint="A proxy or OpsGenie cut the answer short; try again.",
             ) from None
         except requests.exceptions.RequestException as exc:
             raise errors.TransportError(
-                f"GET {path} failed: {type(exc).__name__}.", hint=None
+                f"{method} {path} failed: {type(exc).__name__}.", hint=None
             ) from None
         elapsed = time.monotonic() - started
         retries = getattr(getattr(response, "raw", None), "retries", None)
@@ -312,8 +358,8 @@ class OpsGenieClient:
         self.last_rate_limit = {
             k: v for k, v in response.headers.items() if k.lower().startswith("x-ratelimit-")
         }
-        log.debug("GET %s -> %s in %.3f s", path, response.status_code, elapsed)
-        return self._decode(response, body_text, path)
+        log.debug("%s %s -> %s in %.3f s", method, path, response.status_code, elapsed)
+        return self._decode(response, body_text, path, method)
 
     def _read_body(self, response: requests.Response, started: float, path: str) -> bytes:
         """The whole body, decompressed, within ``MAX_BODY_BYTES`` and the answer deadline
@@ -341,7 +387,9 @@ class OpsGenieClient:
         response._content_consumed = True  # read to the end: requests may pool the connection again
         return b"".join(chunks)
 
-    def _decode(self, response: requests.Response, raw: bytes, path: str) -> dict:
+    def _decode(
+        self, response: requests.Response, raw: bytes, path: str, method: str = "GET"
+    ) -> dict:
         status = response.status_code
         content_type = response.headers.get("Content-Type", "")
         body: Any = None
@@ -362,7 +410,7 @@ class OpsGenieClient:
             else:
                 what = "JSON that is not an object"
             raise errors.BadResponseError(
-                f"OpsGenie answered {status} to GET {path} with {what}.",
+                f"OpsGenie answered {status} to {method} {path} with {what}.",
                 status_code=status,
                 request_id=header_request_id,
                 path=path,
@@ -388,7 +436,10 @@ class OpsGenieClient:
             hint = "Check the Server URL (US https://api.opsgenie.com, EU https://api.eu.opsgenie.com)."
         if status == 422 and isinstance(errs, dict) and errs:
             hint = f"OpsGenie refused the value of: {', '.join(map(str, errs))}."
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {
+            "method": method,
+            "opsgenie_error_type": response.headers.get("X-Opsgenie-Errortype"),
+        }
         if cls is errors.RateLimitedError:
             kwargs["retry_after"] = _retry_after(response)
         raise cls(
@@ -422,12 +473,35 @@ def _is_timeout(exc: BaseException) -> bool:
     return False
 
 
+def _not_sent(exc: BaseException) -> bool:
+    """True when a connection error happened before the request was sent (refused, DNS, TLS
+    handshake, connect timeout): a write cannot have been applied."""
+    seen = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError),
+        ):
+            return True
+        reason = getattr(current, "reason", None)
+        nested = (
+            current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        )
+        current = reason if isinstance(reason, BaseException) else nested
+    text = str(exc)
+    return any(m in text for m in ("Connection refused", "Name or service not known", "resolution"))
+
+
 def _connection_error(exc: BaseException, base_url: str, path: str) -> errors.TransportError:
-    return errors.TransportError(
+    error = errors.TransportError(
         f"Could not connect to {base_url}: {_short_reason(exc)}.",
         hint="Check the Server URL (US https://api.opsgenie.com, EU https://api.eu.opsgenie.com) "
         "and that this host can reach it.",
     )
+    error.not_sent = _not_sent(exc)  # type: ignore[attr-defined]
+    return error
 
 
 def _body_chunks(response: requests.Response) -> Iterable[bytes]:

@@ -134,7 +134,8 @@ class Integration:
 
         Args:
             settings: ``server_url``, ``api_key`` (literal or reference), ``api_version``,
-                ``timeout`` (s), ``max_retry_time`` (s); display names are accepted too.
+                ``timeout`` (s), ``max_retry_time`` (s), ``request_wait`` (s); display names are
+                accepted too.
             session: a ``requests.Session`` to use (tests).
             redactor: the redactor to extend with the secrets (the CLI shares one with its log
                 filter); a new one from ``redactor_for`` when None.
@@ -167,6 +168,7 @@ class Integration:
                 values["api_version"],
                 timeout=values["timeout"],
                 max_retry_time=values["max_retry_time"],
+                request_wait=values["request_wait"],
                 session=session,
             )
         except ValueError as exc:  # the resolved key cannot travel in a header

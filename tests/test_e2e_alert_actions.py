@@ -11,13 +11,12 @@ import time
 
 import pytest
 import requests
+from conftest import API_KEY, REPO
 from jsonschema import Draft202012Validator
 
 from opsgenie_integration import Integration
 from opsgenie_integration.cli import main
 from opsgenie_integration.sandbox import Sandbox
-
-from conftest import API_KEY, REPO
 
 ENVELOPE = Draft202012Validator(json.loads((REPO / "schemas" / "envelope.schema.json").read_text()))
 

@@ -9,14 +9,13 @@ from unittest import mock
 
 import pytest
 import requests_mock as rm
+from conftest import API_KEY, BASE, REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from opsgenie_integration import Integration
 from opsgenie_integration.commands import alert_actions, alert_reads, request_tracking
-
-from conftest import API_KEY, BASE, REPO
 
 ENVELOPE = Draft202012Validator(json.loads((REPO / "schemas" / "envelope.schema.json").read_text()))
 INTEGRATION = Integration.load(entry_points=False)

@@ -133,12 +133,14 @@ def _snooze(inputs: dict[str, Any]) -> Body:
 
 def _escalation(inputs: dict[str, Any]) -> Body:
     value = inputs["escalation"].strip()
-    return {"escalation": {"id": value} if parse.looks_like_id(value) else {"name": value}}
+    key = "id" if parse.looks_like_id(value) else "name"
+    return {"escalation": {"type": "escalation", key: value}}  # type: the contract requires it
 
 
 def _owner(inputs: dict[str, Any]) -> Body:
     value = inputs["owner"].strip()
-    return {"owner": {"id": value} if parse.looks_like_id(value) else {"username": value}}
+    key = "id" if parse.looks_like_id(value) else "username"
+    return {"owner": {"type": "user", key: value}}
 
 
 def _responder(inputs: dict[str, Any]) -> Body:

@@ -8,13 +8,18 @@ from typing import Any
 from .. import errors
 from ..command import CommandContext, CommandResult, CommandSpec
 
+#: Rights Test Connection cannot check without writing (their commands report can_run null).
+UNCHECKED_RIGHTS = ("create_update", "delete")
+
 
 def test_connection(ctx: CommandContext) -> CommandResult:
     """Test Connection: ``GET /v2/account`` (key, region, Configuration access), then
     ``GET /v2/alerts?limit=1`` (Read).
 
-    Successful only when every command of the manifest can run with this key. Outputs:
-    ``commands`` ``{display name: {right, can_run, reason?}}`` and ``account`` (``{name, plan}``).
+    Successful only when every command it can check can run with this key. Outputs:
+    ``commands`` ``{display name: {right, can_run, reason?}}`` and ``account`` (``{name, plan}``);
+    ``can_run`` is null for the writes (Create and update, Delete): checking those rights would
+    change the account, so they are not checked.
     A 403 on a call marks the commands needing its right as unable to run and makes the result a
     ``ForbiddenError`` naming them; a 401, a 404, a 422 or no answer at all ends the test at once
     (nothing else can be learnt), with a hint naming what to check.
@@ -80,6 +85,10 @@ def _report(
     missing: dict[str, list[str]] = {}
     for command in manifest.commands:
         right_name = manifest.rights.get(command.right, command.right)
+        if command.right in UNCHECKED_RIGHTS:
+            reason = f"not checked: only a write would show whether the key has {right_name}"
+            report[command.name] = {"right": right_name, "can_run": None, "reason": reason}
+            continue
         problem = rights.get(command.right)
         entry: dict[str, Any] = {"right": right_name, "can_run": problem is None}
         if problem is not None:

@@ -9,8 +9,9 @@ import json
 import pytest
 import requests
 import requests_mock as rm
-from command_helpers import check_envelope, sent
 from conftest import API_KEY, BASE
+
+from .command_helpers import check_envelope, sent
 
 RID = "43a29c5c-3dbf-4fa4-9c26-f4f71023e120"
 ALERT_ID = "8743a1b2-11da-480e-8493-744660987bef"
@@ -113,11 +114,11 @@ def test_create_alert_sends_the_body_and_waits_for_the_alert_id(integration, wco
         ("Snooze Alert", {"identifier": "a", "Snooze Until": "2099-01-02T03:04:05+02:00"}, "POST",
          "/v2/alerts/a/snooze", {"identifierType": "id"}, {"endTime": "2099-01-02T01:04:05.000Z"}),
         ("Escalate Alert", {"identifier": "a", "escalation": "Night escalation"}, "POST",
-         "/v2/alerts/a/escalate", {"identifierType": "id"}, {"escalation": {"name": "Night escalation"}}),
+         "/v2/alerts/a/escalate", {"identifierType": "id"}, {"escalation": {"type": "escalation", "name": "Night escalation"}}),
         ("Escalate Alert", {"identifier": "a", "escalation": ALERT_ID}, "POST",
-         "/v2/alerts/a/escalate", {"identifierType": "id"}, {"escalation": {"id": ALERT_ID}}),
+         "/v2/alerts/a/escalate", {"identifierType": "id"}, {"escalation": {"type": "escalation", "id": ALERT_ID}}),
         ("Assign Alert", {"identifier": "a", "owner": "jane@example.com"}, "POST",
-         "/v2/alerts/a/assign", {"identifierType": "id"}, {"owner": {"username": "jane@example.com"}}),
+         "/v2/alerts/a/assign", {"identifierType": "id"}, {"owner": {"type": "user", "username": "jane@example.com"}}),
         ("Add Responder", {"identifier": "a", "responder": "schedule:Primary"}, "POST",
          "/v2/alerts/a/responders", {"identifierType": "id"}, {"responder": {"type": "schedule", "name": "Primary"}}),
         ("Add Responder", {"identifier": "a", "responder": {"type": "user", "id": ALERT_ID}}, "POST",

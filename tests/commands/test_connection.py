@@ -15,7 +15,31 @@ ALL = [
     "Get Schedule Timeline",
     "Get Single User",
     "Test Connection",
+    *[
+        "Create Alert",
+        "Get Alert",
+        "Delete Alert",
+        "Acknowledge Alert",
+        "Unacknowledge Alert",
+        "Close Alert",
+        "Snooze Alert",
+        "Escalate Alert",
+        "Assign Alert",
+        "Add Responder",
+        "Add Note",
+        "Add Tags",
+        "Remove Tags",
+        "Add Details",
+        "Remove Details",
+        "List Alert Notes",
+        "List Alert Logs",
+        "List Alert Recipients",
+        "Count Alerts",
+        "Get Request Status",
+    ],
 ]
+WRITES = [ALL[6], ALL[8], *ALL[9:21]]  # Create Alert, Delete Alert, the actions
+NEEDS_READ = ["Fetch Event", ALL[7], *ALL[21:]]  # Get Alert, the lists, Count, Request Status
 
 
 def test_test_connection_with_every_right_is_successful(integration, conn):
@@ -29,7 +53,12 @@ def test_test_connection_with_every_right_is_successful(integration, conn):
     ]
     assert envelope["return_data"] == "Successful" and envelope["error"] is None
     assert list(envelope["commands"]) == ALL
-    assert all(c["can_run"] and "reason" not in c for c in envelope["commands"].values())
+    checked = {n: c for n, c in envelope["commands"].items() if c["can_run"] is not None}
+    assert all(c["can_run"] and "reason" not in c for c in checked.values())
+    unchecked = {n for n, c in envelope["commands"].items() if c["can_run"] is None}
+    assert unchecked == set(WRITES)
+    assert envelope["commands"]["Delete Alert"]["right"] == "Delete"
+    assert "not checked" in envelope["commands"]["Create Alert"]["reason"]
     assert envelope["commands"]["Fetch Event"]["right"] == "Read"
     assert envelope["commands"]["Get Schedules"]["right"] == "Configuration access"
     assert envelope["account"] == {"name": "acme-soc", "plan": "Standard"}
@@ -75,10 +104,11 @@ def test_test_connection_names_fetch_event_when_the_key_cannot_read(integration,
         m.get(f"{BASE}/v2/alerts", status_code=403, json=load_fixture("error_403_40301.json"))
         envelope = check_envelope(integration.run("Test Connection", {}, conn))
     assert envelope["error"]["message"] == (
-        "This API key cannot run: Fetch Event (missing right: Read)."
+        "This API key cannot run: Fetch Event, Get Alert, List Alert Notes, List Alert Logs, "
+        "List Alert Recipients, Count Alerts, Get Request Status (missing right: Read)."
     )
     can_run = {name: c["can_run"] for name, c in envelope["commands"].items()}
-    assert can_run == {name: name != "Fetch Event" for name in ALL}
+    assert can_run == {name: None if name in WRITES else name not in NEEDS_READ for name in ALL}
     assert envelope["account"] == {"name": "acme-soc", "plan": "Standard"}
 
 
