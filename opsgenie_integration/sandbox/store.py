@@ -152,6 +152,7 @@ class SandboxStore:
             self._alerts = {}
             self._by_tiny = {}
             self._by_alias = {}
+            self._max_tiny = 0
             for alert in built:
                 self._register(alert)
             self._indexes = {f: _Index(f, built) for f in INDEXED_TIME_FIELDS}
@@ -163,6 +164,8 @@ class SandboxStore:
         self._alerts[alert.id] = alert
         self._by_tiny[alert.tinyId] = alert
         self._by_alias[alert.alias] = alert
+        if alert.tinyId.isdigit():
+            self._max_tiny = max(self._max_tiny, int(alert.tinyId))
 
     def _team_keys(self, team_ids: Iterable[str]) -> tuple[str, ...]:
         keys: list[str] = []
@@ -224,8 +227,7 @@ class SandboxStore:
     def next_tiny_id(self) -> str:
         """A tinyId no alert has: one more than the largest numeric tinyId."""
         with self._lock:
-            numbers = [int(t) for t in self._by_tiny if t.isdigit()]
-            return str(max(numbers, default=0) + 1)
+            return str(self._max_tiny + 1)
 
     def find_alert(self, identifier: str, identifier_type: str = "id") -> Alert | None:
         """The Alert record by id, tinyId (``tiny``) or alias, else None (treat as read-only)."""
