@@ -15,7 +15,7 @@ from .. import errors
 from ..command import CommandContext, CommandResult, CommandSpec
 from . import alert_inputs as parse
 from ._answers import answer_data
-from .request_tracking import get_request_status, not_processed
+from .request_tracking import get_request_status, not_processed, says_not_processed
 
 
 def _alert_params(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def get_request_status_command(ctx: CommandContext) -> CommandResult:
         return CommandResult(raw_data=exc.body, outputs=outputs)
     data = answer_data(body, dict, "request status")
     outputs = {
-        "processed": True,
+        "processed": not says_not_processed(data),
         "request_status": data,
         "is_success": data.get("isSuccess"),
         "status": data.get("status"),

@@ -382,6 +382,13 @@ def test_get_request_status_not_processed_yet_is_successful(integration, wconn):
     with rm.Mocker() as m:
         m.get(
             STATUS_URL,
+            json={"data": {"status": "Request is not processed yet"}, "took": 1, "requestId": "r"},
+        )
+        got = run(integration, "Get Request Status", {"request_id": RID}, wconn)
+    assert got["return_data"] == "Successful" and got["processed"] is False
+    with rm.Mocker() as m:
+        m.get(
+            STATUS_URL,
             status_code=404,
             json={"message": "request not found", "took": 1, "requestId": "r"},
         )
