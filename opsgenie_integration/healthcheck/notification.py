@@ -161,9 +161,7 @@ class Notification:
                 if entry.get("can_run"):
                     lines.append(f"  {name}: can run ({entry.get('right')})")
                 elif entry.get("can_run") is None and "can_run" in entry:
-                    lines.append(
-                        f"  {name}: not checked - {entry.get('reason') or entry.get('right')}"
-                    )
+                    lines.append(f"  {name}: {entry.get('reason') or 'not checked'}")
                 else:
                     lines.append(
                         f"  {name}: CANNOT run - {entry.get('reason') or entry.get('right')}"
