@@ -43,12 +43,15 @@ def integration_():
     return Integration.load(entry_points=False)
 
 
-def run(integration, sb, command, inputs=None, **settings):
+def run_api(integration, sb, command, inputs=None, **settings):
     connection = {**sb.connection, "max_retry_time": 0, **settings}
     envelope = integration.run(command, inputs or {}, connection)
     ENVELOPE.validate(envelope)
     assert API_KEY not in json.dumps(envelope)
     return envelope
+
+
+run = run_api
 
 
 def ok(envelope):
@@ -68,7 +71,14 @@ def cli(sb, tmp_path, command, **params):
     return status, envelope
 
 
-def test_an_alert_whole_life(integration_, sb, tmp_path):
+@pytest.mark.parametrize("via", ["Integration.run", "cli"])
+def test_an_alert_whole_life(integration_, sb, tmp_path, via):
+    def run(_integration, _sb, command, inputs=None):  # the same steps through either door
+        if via == "cli":
+            return cli(sb, tmp_path, command, **(inputs or {}))[1]
+        return run_api(integration_, sb, command, inputs)
+
+    alias = f"disk/db-7 #{via}"
     users = sb.store.users
     escalation = sb.store.escalations[0]["name"]
     team = sb.store.teams[0]["name"]
@@ -81,12 +91,12 @@ def test_an_alert_whole_life(integration_, sb, tmp_path):
             integration_,
             sb,
             "Create Alert",
-            {"message": "Disk full on db-7", "alias": "disk/db-7 #1", "responders": f"team:{team}",
+            {"message": "Disk full on db-7", "alias": alias, "responders": f"team:{team}",
              "tags": "prod", "details": "host=db-7", "priority": "P2"},
         )
     )  # fmt: skip
     took = time.monotonic() - started
-    assert created["request_state"] == "processed" and created["alias"] == "disk/db-7 #1"
+    assert created["request_state"] == "processed" and created["alias"] == alias
     alert_id = created["alert_id"]
     print(
         f"\nCreate Alert -> confirmed alert id in {took * 1000:.0f} ms with "
@@ -99,12 +109,13 @@ def test_an_alert_whole_life(integration_, sb, tmp_path):
             integration_,
             sb,
             "Get Alert",
-            {"identifier": "disk/db-7 #1", "identifier_type": "alias"},
+            {"identifier": alias, "identifier_type": "alias"},
         )
     )
     tiny = by_alias["alert"]["tinyId"]
     assert by_alias["alert"]["id"] == alert_id
-    assert [r.path for r in sb.requests if "db-7" in r.path][-1] == "/v2/alerts/disk%2Fdb-7%20%231"
+    sent = [r.path for r in sb.requests if "db-7" in r.path][-1]
+    assert sent == "/v2/alerts/disk%2Fdb-7%20%23" + via  # one segment
     by_tiny = ok(
         run(integration_, sb, "Get Alert", {"identifier": tiny, "identifier_type": "tiny"})
     )
@@ -164,16 +175,20 @@ def test_an_alert_whole_life(integration_, sb, tmp_path):
         if not page["has_more"]:
             break
     assert len(events) == 1  # one alert, its latest update (exactly once per fetch window)
-    # through the CLI: create again with the same alias while open -> the count goes up
-    status, again = cli(sb, tmp_path, "Create Alert", message="Disk again", alias="disk/db-7 #2")
-    assert status == 0 and again["request_state"] == "processed"
-    status, dup = cli(sb, tmp_path, "Create Alert", message="Disk again", alias="disk/db-7 #2")
+    # create again with the same alias while open: the count goes up, no second alert
+    again = ok(
+        run(integration_, sb, "Create Alert", {"message": "Disk again", "alias": f"{alias} again"})
+    )
+    assert again["request_state"] == "processed"
+    dup = ok(
+        run(integration_, sb, "Create Alert", {"message": "Disk again", "alias": f"{alias} again"})
+    )
     assert dup["alert_id"] == again["alert_id"] and dup["status"] == "Alert is deduplicated"
     status, read = cli(
-        sb, tmp_path, "Get Alert", identifier="disk/db-7 #2", identifier_type="alias"
+        sb, tmp_path, "Get Alert", identifier=f"{alias} again", identifier_type="alias"
     )
     assert read["alert"]["count"] == 2
-    status, counted = cli(sb, tmp_path, "Count Alerts", query='alias: "disk/db-7 #2"')
+    status, counted = cli(sb, tmp_path, "Count Alerts", query=f'alias: "{alias} again"')
     assert counted["count"] == 1
 
 
