@@ -6,7 +6,10 @@ timeout on every call; path identifiers percent-encoded as one segment; query va
 ``params`` so the HTTP library encodes them (``+`` becomes ``%2B``); retries as in ``retry.py``
 (a write only on 429 and on a connection that failed before sending). Every failure is raised as
 one of the exceptions of ``errors.py``; a write that may have been applied (5xx, no whole answer
-after sending) as ``errors.OutcomeUnknownError``.
+after sending) as ``errors.OutcomeUnknownError``. The proxy, CA bundle and TLS
+verification come from ``network.NetworkSettings`` (settings, else the environment), never from
+``requests``' own environment handling (``trust_env`` is off): one behaviour for every request.
+With ``-v`` (INFO) each request logs one line: method, path (no query, no key), status, time.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from typing import Any, Union
 from urllib.parse import urlsplit
 
@@ -23,6 +28,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from . import errors
+from .network import NetworkSettings
+from .redact import Redactor
 from .retry import make_retry
 from .urls import encode_segment, is_version_path, normalize_server_url
 from .watchdog import pool_classes
@@ -35,7 +42,8 @@ DEFAULT_API_VERSION = "v2"
 CONNECT_TIMEOUT = 5.0
 USER_AGENT = "opsgenie-integration/0.1"
 
-#: Largest answer body accepted (decompressed), bytes; a page of 100 alerts is about 200 kB.
+#: Largest answer body accepted (decompressed), bytes (8 MB, as the README says); a page of 100
+#: alerts is about 200 kB.
 MAX_BODY_BYTES = 8_000_000
 #: An answer must be complete within this many read timeouts from the request.
 ANSWER_DEADLINE_FACTOR = 2
@@ -82,6 +90,8 @@ class OpsGenieClient:
         request_wait: seconds an alert write waits at most for OpsGenie to process it (read by
             the commands' request tracking); 0 = do not wait.
         session: an existing ``requests.Session`` to use (tests); a new one otherwise.
+        network: proxy, CA bundle and verification (``network.resolve_network``); None = direct,
+            the bundled public CAs, verification on.
 
     Raises:
         ValueError: bad server URL or version.
@@ -101,6 +111,8 @@ class OpsGenieClient:
         max_retry_time: float = 60.0,
         request_wait: float = 10.0,
         session: requests.Session | None = None,
+        network: NetworkSettings | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         if not is_version_path(api_version or ""):
             raise ValueError("API Version must look like v2")
@@ -113,6 +125,8 @@ class OpsGenieClient:
         self.timeout = (CONNECT_TIMEOUT, float(timeout))
         self.request_wait = float(request_wait)
         self._api_key = api_key
+        # pieces of OpsGenie's answers quoted in error messages pass the connection's redactor
+        self._redactor = redactor if redactor is not None else Redactor([api_key])
         self.session = session or requests.Session()
         adapter = HTTPAdapter(max_retries=make_retry(max_retry_time), pool_maxsize=4)
         adapter.poolmanager.pool_classes_by_scheme = pool_classes(
@@ -128,7 +142,11 @@ class OpsGenieClient:
             }
         )
         self.session.trust_env = False
-        self.session.verify = True
+        self.network = network or NetworkSettings()
+        self.max_retry_time = float(max_retry_time)
+        self.proxy = self.network.proxy_for(self.base_url)
+        self.session.proxies = self.network.requests_proxies(self.base_url)
+        self.session.verify = self.network.verify
         self.last_rate_limit: dict[str, str] = {}
         #: HTTP requests sent, retries included.
         self.requests_sent = 0
@@ -246,6 +264,23 @@ class OpsGenieClient:
         """``GET /v2/users/{id or username}``: ``data = {id, username, fullName, role, timeZone?, ...}``."""
         return self.get(["users", identifier], {"expand": "contact" if expand_contacts else None})
 
+    def list_users(self, *, limit: int = 1) -> dict:
+        """``GET /v2/users?limit=``: ``data = [user]``, ``totalCount`` (Test Connection's probe of
+        the user endpoints)."""
+        return self.get(["users"], {"limit": limit})
+
+    def get_alert(self, identifier: str) -> dict:
+        """``GET /v2/alerts/{id}?identifierType=id``: ``data`` = the alert with the fields the
+        list lacks (``details``, ``description``, ``actions``, ``entity``)."""
+        return self.get(["alerts", identifier], {"identifierType": "id"})
+
+    def get_saved_search(self, identifier: str, *, identifier_type: str = "name") -> dict:
+        """``GET /v2/alerts/saved-searches/{identifier}?identifierType=name|id``: ``data = {id,
+        name, query, description?, owner?, teams?, createdAt?, updatedAt?}``."""
+        return self.get(
+            ["alerts", "saved-searches", identifier], {"identifierType": identifier_type}
+        )
+
     # -- transport -------------------------------------------------------------------------
 
     def url_for(self, segments: Iterable[str]) -> str:
@@ -295,24 +330,29 @@ class OpsGenieClient:
         path = urlsplit(url).path
         started = time.monotonic()
         try:
-            response = self.session.request(
-                method,
-                url,
-                params=clean,
-                json=body,
-                timeout=self.timeout,
-                stream=True,
-                allow_redirects=False,
-            )
-            try:
-                body_text = self._read_body(response, started, path)
-            finally:
-                response.close()
-        except requests.exceptions.SSLError:
-            raise errors.TransportError(
-                f"TLS verification failed for {self.base_url}.",
-                hint="Check the Server URL; certificates are always verified.",
-            ) from None
+            # verification off is said once per run by Integration.connect, not per request
+            quiet = warnings.catch_warnings() if not self.network.verify_tls else nullcontext()
+            with quiet:
+                if not self.network.verify_tls:
+                    warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                response = self.session.request(
+                    method,
+                    url,
+                    params=clean,
+                    json=body,
+                    timeout=self.timeout,
+                    stream=True,
+                    allow_redirects=False,
+                )
+                try:
+                    body_text = self._read_body(response, started, path)
+                finally:
+                    response.close()
+        except (requests.exceptions.SSLError, requests.exceptions.ProxyError) as exc:
+            ssl = isinstance(exc, requests.exceptions.SSLError)
+            error = self._tls_error(exc) if ssl else self._proxy_error(exc)
+            error.not_sent = True  # type: ignore[attr-defined]  # the request never left
+            raise error from None
         except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
             if not _is_timeout(exc) and (method == "GET" or _not_sent(exc)):
                 raise _connection_error(exc, self.base_url, path) from None
@@ -354,12 +394,113 @@ class OpsGenieClient:
             ) from None
         elapsed = time.monotonic() - started
         retries = getattr(getattr(response, "raw", None), "retries", None)
-        self.requests_sent += 1 + len(getattr(retries, "history", ()) or ())
+        retried = len(getattr(retries, "history", ()) or ())
+        self.requests_sent += 1 + retried
         self.last_rate_limit = {
             k: v for k, v in response.headers.items() if k.lower().startswith("x-ratelimit-")
         }
-        log.debug("%s %s -> %s in %.3f s", method, path, response.status_code, elapsed)
-        return self._decode(response, body_text, path, method)
+        log.info(
+            "%s %s -> %s in %.3f s%s",
+            method,
+            path,
+            response.status_code,
+            elapsed,
+            f" ({retried} retr{'y' if retried == 1 else 'ies'})" if retried else "",
+        )
+        return self._decode(response, body_text, path, retried, method)
+
+    def _retries_said(self, retried: int) -> str:
+        """What the retries did, truthfully (none, or how many within the budget)."""
+        if self.max_retry_time <= 0:
+            return "no retry was made (Max Retry Time is 0: retries are off)."
+        if retried == 0:
+            return f"no retry was made within the Max Retry Time of {self.max_retry_time:g} s."
+        plural = "retry" if retried == 1 else "retries"
+        return f"{retried} {plural} within the Max Retry Time of {self.max_retry_time:g} s did not succeed."
+
+    def _rate_limit_hint(self, retry_after: float | None, reason: str | None, retried: int) -> str:
+        """Why a 429 ends the call: the wait asked for, its reason, and the retries made."""
+        why = f" (reason: {reason})" if reason else ""
+        wait = (
+            f"OpsGenie asks to wait {retry_after:g} s"
+            if retry_after is not None
+            else "OpsGenie gave no wait time"
+        )
+        head = f"The rate limit was reached{why}; {wait}."
+        if (
+            retried == 0
+            and self.max_retry_time > 0
+            and retry_after is not None
+            and retry_after > self.max_retry_time
+        ):
+            return (
+                f"{head} No retry was made because {retry_after:g} s exceeds the Max Retry Time "
+                f"(max_retry_time) of {self.max_retry_time:g} s. Try again in {retry_after:g} s, "
+                "raise max_retry_time, or lower the call rate."
+            )
+        said = self._retries_said(retried)
+        return f"{head} {said[:1].upper()}{said[1:]} Try again later, or lower the call rate."
+
+    def _proxy_note(self) -> str:
+        if self.proxy is None:
+            return ""
+        source = "the proxy setting" if self.proxy.source == "proxy" else self.proxy.source
+        return f"{self.proxy.display} (from {source})"
+
+    def _tls_error(self, exc: BaseException) -> errors.TransportError:
+        """A certificate that does not verify: TlsVerificationError (not retryable), naming the
+        CA bundle in use; any other TLS failure: a TransportError."""
+        text = str(exc)
+        via = f" through the proxy {self._proxy_note()}" if self.proxy else ""
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            detail = text.split("certificate verify failed:", 1)[-1].split("(_ssl")[0]
+            detail = detail.strip(" )'\"") or "certificate verify failed"
+            trusted = (
+                f"the CA bundle {self.network.ca_bundle} (from {self.network.ca_source})"
+                if self.network.ca_bundle
+                else "the bundled public CAs"
+            )
+            return errors.TlsVerificationError(
+                f"TLS verification failed for {self.base_url}{via}: {detail}; the certificate is "
+                f"not signed by {trusted}.",
+                hint="If a TLS-inspecting proxy or a private CA signs the certificate, set CA "
+                "Bundle (ca_bundle) to its PEM file, or REQUESTS_CA_BUNDLE / SSL_CERT_FILE; "
+                "otherwise check the Server URL.",
+            )
+        return errors.TransportError(
+            f"The TLS handshake with {self.base_url}{via} failed ({_short_tls_reason(text)}).",
+            hint="Check that the Server URL speaks HTTPS (http:// is for loopback only).",
+        )
+
+    def _proxy_error(self, exc: BaseException) -> errors.ProxyError:
+        """A proxy that refused (407, its policy) or could not be reached, named without its
+        password."""
+        text = str(exc)
+        note = self._proxy_note() or "the proxy"
+        display = self.proxy.display if self.proxy else "unknown"
+        refused = _tunnel_status(text)
+        if refused is not None:
+            if refused == 407:
+                return errors.ProxyAuthenticationError(
+                    f"The proxy {note} refused the request: 407 Proxy Authentication Required.",
+                    proxy=display,
+                    hint="Put the proxy's user name and password in the proxy URL "
+                    "(http://user:password@host:port; percent-encode special characters).",
+                )
+            return errors.ProxyAuthenticationError(
+                f"The proxy {note} refused to connect to {self.base_url}: HTTP {refused}.",
+                proxy=display,
+                hint="Ask the proxy's administrators to allow this host, or set NO_PROXY.",
+            )
+        return errors.ProxyError(
+            f"Could not connect to the proxy {note}: {_short_reason(exc)}.",
+            proxy=display,
+            hint="Check the proxy setting (or HTTPS_PROXY / NO_PROXY) and that the proxy runs.",
+        )
+
+    def _hidden(self, raw: bytes) -> bytes:
+        """``raw`` with the secrets (and runs of their first or last characters) hidden."""
+        return self._redactor.text(raw.decode("utf-8", "replace")).encode("utf-8")
 
     def _read_body(self, response: requests.Response, started: float, path: str) -> bytes:
         """The whole body, decompressed, within ``MAX_BODY_BYTES`` and the answer deadline
@@ -388,24 +529,31 @@ class OpsGenieClient:
         return b"".join(chunks)
 
     def _decode(
-        self, response: requests.Response, raw: bytes, path: str, method: str = "GET"
+        self,
+        response: requests.Response,
+        raw: bytes,
+        path: str,
+        retried: int = 0,
+        method: str = "GET",
     ) -> dict:
         status = response.status_code
         content_type = response.headers.get("Content-Type", "")
-        body: Any = None
+        body: Any = _NOT_JSON
         if raw.strip():
             try:
                 body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
             except (ValueError, RecursionError):
-                body = None  # not JSON, NaN/Infinity, or nested beyond reason
+                body = _NOT_JSON  # not JSON, NaN/Infinity, or nested beyond reason
         header_request_id = response.headers.get("X-Request-ID")
+        if status == 407:  # a proxy answering an http:// request in absolute form
+            raise self._proxy_error(OSError("Tunnel connection failed: 407"))
         if 200 <= status < 300:
             if isinstance(body, dict):
                 return body
             if not raw.strip():
                 what = "an empty body"
-            elif body is None:
-                shown = _snippet(raw.replace(self._api_key.encode(), b"[REDACTED]"))
+            elif body is _NOT_JSON:
+                shown = _snippet(self._hidden(raw))
                 what = f"a body that is not JSON ({content_type or 'no Content-Type'}: {shown})"
             else:
                 what = "JSON that is not an object"
@@ -428,7 +576,7 @@ class OpsGenieClient:
             message = _message_without_json(
                 status,
                 response.reason,
-                raw.replace(self._api_key.encode(), b"[REDACTED]"),
+                self._hidden(raw),
                 content_type,
             )
         if 300 <= status < 400:
@@ -442,6 +590,10 @@ class OpsGenieClient:
         }
         if cls is errors.RateLimitedError:
             kwargs["retry_after"] = _retry_after(response)
+            kwargs["reason"] = response.headers.get("X-RateLimit-Reason") or None
+            hint = self._rate_limit_hint(kwargs["retry_after"], kwargs["reason"], retried)
+        elif issubclass(cls, errors.RetriableAPIError):
+            hint = f"{hint.split(';')[0]}; {self._retries_said(retried)} Try again later."
         raise cls(
             message,
             status_code=status,
@@ -453,6 +605,26 @@ class OpsGenieClient:
             hint=hint,
             **kwargs,
         )
+
+
+_NOT_JSON = object()  # a body that is not JSON (``null`` is JSON: it decodes to None)
+
+
+def _tunnel_status(text: str) -> int | None:
+    """The status of a refused CONNECT (``Tunnel connection failed: 407 ...``), else None."""
+    marker = "Tunnel connection failed: "
+    at = text.find(marker)
+    if at < 0:
+        return None
+    digits = text[at + len(marker) : at + len(marker) + 3]
+    return int(digits) if digits.isdigit() else None
+
+
+def _short_tls_reason(text: str) -> str:
+    for marker in ("WRONG_VERSION_NUMBER", "wrong version number"):
+        if marker in text:
+            return "the server does not speak TLS there: wrong version number"
+    return "TLS error"
 
 
 def _is_timeout(exc: BaseException) -> bool:

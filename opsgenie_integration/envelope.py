@@ -2,7 +2,8 @@
 
 ``{"command", "return_data": "Successful"|"Failed", "raw_data", "error", ...command outputs}``;
 on failure ``error`` is the error tab: ``failure_indicator``, ``status_code``, ``message``, ``text``,
-``type``, ``retryable``, ``hint``, ``request_id``, ``code``, ``errors``.
+``type``, ``retryable``, ``hint``, ``request_id``, ``code``, ``errors``; a rate-limited failure adds
+``retry_after`` (s) and ``rate_limit_reason``, a proxy failure ``proxy`` (without its password).
 """
 
 from __future__ import annotations
@@ -73,6 +74,14 @@ def failure(
         "code": exc.code,
         "errors": exc.errors,
     }
+    for key, attribute in (
+        ("retry_after", "retry_after"),
+        ("rate_limit_reason", "reason"),
+        ("proxy", "proxy"),
+    ):
+        value = getattr(exc, attribute, None)
+        if value is not None:
+            error[key] = value
     return _with_outputs(
         {"command": command, "return_data": FAILED, "raw_data": raw_data, "error": error}, outputs
     )

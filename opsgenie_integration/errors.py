@@ -22,7 +22,10 @@ tab of the result envelope. Retriability is the class, not a flag::
     │       └── ServerError             5xx
     ├── OutcomeUnknownError         a write that may have been applied: 5xx or no answer
     └── TransportError              no answer: refused, timed out, reset (retriable)
-        └── RequestTimeoutError
+        ├── RequestTimeoutError
+        ├── ProxyError                  the proxy cannot be reached (retriable)
+        │   └── ProxyAuthenticationError  the proxy refused: 407 or its policy (not retriable)
+        └── TlsVerificationError        the certificate is not trusted (not retriable)
 
 The client raises them (``error_class_for_status`` picks the class from ``STATUS_TABLE``; a 422
 whose ``errors`` name fields gets a hint naming them); nothing here knows about the envelope.
@@ -215,13 +218,21 @@ class RetriableAPIError(APIError):
 
 
 class RateLimitedError(RetriableAPIError):
-    """429 after the retries ran out. ``retry_after`` is the wait the server asked for, in s."""
+    """429 after the retries ran out, or with none made. ``retry_after`` is the wait the server
+    asked for, in s; ``reason`` OpsGenie's ``X-RateLimit-Reason`` (``ACCOUNT``...), or None."""
 
     error_type = "rate_limited"
 
-    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        retry_after: float | None = None,
+        reason: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.retry_after = retry_after
+        self.reason = reason
 
 
 class ServerError(RetriableAPIError):
@@ -237,6 +248,30 @@ class TransportError(OpsGenieIntegrationError):
 
 class RequestTimeoutError(TransportError):
     error_type = "timeout"
+
+
+class ProxyError(TransportError):
+    """The proxy could not be reached or cut the connection. ``proxy`` names it without its
+    password (``http://user@host:port``)."""
+
+    error_type = "proxy"
+
+    def __init__(self, message: str, *, proxy: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.proxy = proxy
+
+
+class ProxyAuthenticationError(ProxyError):
+    """The proxy refused the request: 407 (credentials missing or wrong) or its policy."""
+
+    retryable = False
+
+
+class TlsVerificationError(TransportError):
+    """The server's certificate could not be verified: trying again will not change it."""
+
+    error_type = "tls"
+    retryable = False
 
 
 REGION_HINT = (
@@ -269,8 +304,8 @@ STATUS_TABLE: Mapping[int, tuple] = {
     ),
     429: (
         RateLimitedError,
-        "OpsGenie's rate limit was reached and the retries ran out; try again later or lower "
-        "the call rate.",
+        "OpsGenie's rate limit was reached; try again later or lower the call rate (the client "
+        "replaces this with the wait asked for and the retries made).",
     ),
 }
 

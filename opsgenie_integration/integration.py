@@ -22,9 +22,11 @@ from typing import Any
 from . import envelope as env
 from .client import OpsGenieClient
 from .command import CommandContext
+from .date_formats import DateFormatError, TimeInputSettings, time_input_settings
 from .errors import ConnectionSettingsError, InputError, OpsGenieIntegrationError
 from .manifest import CommandDefinition, Manifest, load_json, load_manifest
-from .redact import Redactor, secret_settings
+from .network import NetworkSettingError, NetworkSettings, proxy_secrets, resolve_network
+from .redact import Redactor, secret_settings, secret_values
 from .registry import RegisteredCommand, build_plugin_manager, collect_commands
 from .secrets import secret_error, split_reference
 from .validation import InputValidator
@@ -40,6 +42,12 @@ class Connection:
     settings: dict[str, Any]
     client: OpsGenieClient
     redactor: Redactor
+    time_inputs: TimeInputSettings = TimeInputSettings()
+
+    @property
+    def network(self) -> NetworkSettings:
+        """The proxy, CA bundle and verification every request of this connection uses."""
+        return self.client.network
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -118,10 +126,28 @@ class Integration:
     def redactor_for(self, settings: Any) -> Redactor:
         """A new ``Redactor`` for connection ``settings``: the values of every ``secret: true``
         parameter given literally (under any spelling of its name), and as ``variables`` the
-        environment variables their ``env:`` references name. ``connect`` adds what the
-        references resolve to."""
-        literals, variables = secret_settings(self.manifest.connection_parameters, settings)
-        return Redactor(literals, variables)
+        environment variables their ``env:`` references name, and what each reference resolves
+        to, when it does (tried once, before any validation, so that a refused setting or input
+        that holds the key never shows it; ``connect`` reuses the answer, see
+        ``Redactor.resolved``, and reports a reference that does not resolve). The password of
+        a literal ``proxy`` URL is hidden too (the proxy itself may be named)."""
+        parameters = self.manifest.connection_parameters
+        literals, variables = secret_settings(parameters, settings)
+        if isinstance(settings, Mapping):
+            for name, value in settings.items():
+                if isinstance(name, str) and name.strip().lower() == "proxy":
+                    literals.extend(proxy_secrets(value))
+        redactor = Redactor(literals, variables)
+        for value in secret_values(parameters, settings):
+            if split_reference(value) is None:
+                continue
+            try:
+                resolved = self.resolve_secret(value)
+            except OpsGenieIntegrationError:
+                continue  # connect reports it, naming the reference
+            redactor.resolved[value] = resolved
+            redactor.add([resolved])
+        return redactor
 
     def connect(
         self,
@@ -134,8 +160,11 @@ class Integration:
 
         Args:
             settings: ``server_url``, ``api_key`` (literal or reference), ``api_version``,
-                ``timeout`` (s), ``max_retry_time`` (s), ``request_wait`` (s); display names are
-                accepted too.
+                ``timeout`` (s), ``max_retry_time`` (s), ``proxy`` (URL or reference),
+                ``ca_bundle`` (PEM path), ``verify_tls``, ``date_format``, ``time_zone``,
+                ``request_wait`` (s);
+                display names are accepted too. Absent proxy / CA settings fall back to the
+                environment (``network.resolve_network``).
             session: a ``requests.Session`` to use (tests).
             redactor: the redactor to extend with the secrets (the CLI shares one with its log
                 filter); a new one from ``redactor_for`` when None.
@@ -158,9 +187,20 @@ class Integration:
             raise
         except InputError as exc:
             raise ConnectionSettingsError(exc.problems, hint=exc.hint) from None
-        key = self.resolve_secret(values["api_key"])
+        raw_key = values["api_key"]
+        key = redactor.resolved.get(raw_key) or self.resolve_secret(raw_key)
         redactor.add([key])
         values["api_key"] = key
+        network = self.network_settings(values, redactor)
+        try:
+            time_inputs = time_input_settings(values.get("date_format"), values.get("time_zone"))
+        except DateFormatError as exc:
+            setting = "date_format" if str(exc).startswith("date_format") else "time_zone"
+            title = "Date Format" if setting == "date_format" else "Time Zone"
+            text = str(exc).split(": ", 1)[-1]
+            raise ConnectionSettingsError(
+                [{"parameter": title, "id": setting, "message": f"{title} ({setting}): {text}"}]
+            ) from None
         try:
             client = OpsGenieClient(
                 values["server_url"],
@@ -170,16 +210,78 @@ class Integration:
                 max_retry_time=values["max_retry_time"],
                 request_wait=values["request_wait"],
                 session=session,
+                network=network,
+                redactor=redactor,
             )
         except ValueError as exc:  # the resolved key cannot travel in a header
             raise ConnectionSettingsError(
                 [{"parameter": "API Key", "id": "api_key", "message": f"API Key (api_key): {exc}"}]
             ) from None
-        return Connection(settings=values, client=client, redactor=redactor)
+        if not network.verify_tls:
+            log.warning(
+                "TLS certificate verification is off (verify_tls: false): anyone on the network "
+                "path to %s can read and change this connection's traffic, the API key included.",
+                client.base_url,
+            )
+        return Connection(
+            settings=values, client=client, redactor=redactor, time_inputs=time_inputs
+        )
 
-    def resolve_secret(self, value: str) -> str:
+    def network_for(self, settings: Any, redactor: Redactor) -> NetworkSettings:
+        """The proxy, CA bundle and verification of raw connection ``settings`` (any spelling),
+        for requests made outside a command (the health check's webhook): the same resolution
+        as ``connect``. Settings that do not validate leave the environment alone to decide
+        (``connect`` reports them when the check runs).
+
+        Raises:
+            ConnectionSettingsError: an unusable proxy, CA bundle or environment variable.
+        """
+        try:
+            values = self._connection_validator.validate(settings, redactor=redactor)
+        except InputError:
+            values = {}
+        return self.network_settings(values, redactor)
+
+    def network_settings(self, values: Mapping[str, Any], redactor: Redactor) -> NetworkSettings:
+        """Resolve ``proxy`` (a URL, or a secret reference to one), ``ca_bundle`` and
+        ``verify_tls`` of validated settings, with the environment as fallback. The proxy's
+        password joins ``redactor``.
+
+        Raises:
+            ConnectionSettingsError: naming the setting or the environment variable at fault.
+        """
+        proxy = values.get("proxy")
+        if isinstance(proxy, str) and proxy.strip():
+            text = proxy.strip()
+            if "://" not in text and split_reference(text):  # env:NAME, file:PATH, vault:...
+                proxy = self.resolve_secret(text, parameter=("Proxy", "proxy"))
+            redactor.add(proxy_secrets(proxy))
+        try:
+            return resolve_network(proxy, values.get("ca_bundle"), values.get("verify_tls"))
+        except NetworkSettingError as exc:
+            titles = {"proxy": "Proxy", "ca_bundle": "CA Bundle", "verify_tls": "Verify TLS"}
+            text = str(exc)
+            if text.startswith(f"{exc.setting}: "):
+                text = text[len(exc.setting) + 2 :]
+            if exc.setting in titles:
+                title, hint = titles[exc.setting], None
+                message = f"{title} ({exc.setting}): {text}"
+            else:  # an environment variable
+                title, message = exc.setting, f"{exc.setting}: {text}"
+                hint = (
+                    f"The environment variable {exc.setting} is used because the connection has "
+                    "no such setting; fix or unset it, or set the setting."
+                )
+            raise ConnectionSettingsError(
+                [{"parameter": title, "id": exc.setting, "message": message}], hint=hint
+            ) from None
+
+    def resolve_secret(
+        self, value: str, *, parameter: tuple[str, str] = ("API Key", "api_key")
+    ) -> str:
         """The secret a setting names: the value itself, or what its reference (env:, file:,
-        keyring:, a plugin scheme) resolves to.
+        keyring:, a plugin scheme) resolves to. ``parameter``: (title, id) of the setting, for
+        the error.
 
         Raises:
             ConnectionSettingsError: naming the reference, never the secret.
@@ -193,21 +295,44 @@ class Integration:
             resolved = self.plugin_manager.hook.opsgenie_resolve_secret(
                 scheme=scheme, reference=rest
             )
+        except ConnectionSettingsError as exc:
+            if parameter[1] == "api_key":
+                raise
+            title, setting = parameter
+            problems = [
+                {
+                    "parameter": title,
+                    "id": setting,
+                    "message": str(p.get("message", "")).replace(
+                        "API Key (api_key)", f"{title} ({setting})"
+                    ),
+                }
+                for p in exc.problems
+            ]
+            raise ConnectionSettingsError(problems, hint=exc.hint) from None
         except OpsGenieIntegrationError:
             raise
         except Exception as exc:  # a vault plugin failed in its own way
             raise secret_error(
-                full, f"the secret plugin for {scheme!r} failed ({type(exc).__name__})"
+                full, f"the secret plugin for {scheme!r} failed ({type(exc).__name__})", parameter
             ) from None
         if resolved is None:
-            # it may be a mistyped literal key with a colon: name the scheme only
+            # it may be a mistyped literal key with a colon: name the scheme only when it cannot be
+            # the start of a key (a key is hex digits and dashes: a scheme with a digit may be one)
+            shown = scheme if not any(ch.isdigit() for ch in scheme) else None
             raise secret_error(
-                f"{scheme}:...",
-                f"no secret resolver knows the scheme {scheme!r} "
-                "(built in: env, file, keyring; others come from plugins)",
+                f"{shown}:..." if shown else f"the {parameter[0]} setting",
+                (
+                    f"no secret resolver knows the scheme {shown!r}"
+                    if shown
+                    else "the value holds a ':' so it is read as a secret reference, and no secret "
+                    "resolver knows its scheme (not shown: it may be part of a key)"
+                )
+                + " (built in: env, file, keyring; others come from plugins)",
+                parameter,
             )
         if not isinstance(resolved, str) or not resolved.strip():
-            raise secret_error(full, f"the secret named by {full!r} is empty")
+            raise secret_error(full, f"the secret named by {full!r} is empty", parameter)
         return resolved.strip()
 
     # -- running ----------------------------------------------------------------------------
@@ -273,6 +398,7 @@ class Integration:
                 command=definition,
                 default_field_mapping=event_source.get("field_mapping"),
                 manifest=self.manifest,
+                time_inputs=active.time_inputs,
             )
             result = registered.handler(context)
             if result.error is not None:
@@ -310,15 +436,33 @@ class Integration:
         return envelope
 
 
+def closest_command(command: Any, known: Iterable[CommandDefinition]) -> str | None:
+    """The display name of the command closest to ``command`` (by name or id; case, ``_``, ``-``
+    and spacing ignored), or None when none is close: ``Fetch Events`` -> ``Fetch Event``."""
+    import difflib  # lazy: only an unknown command needs it
+
+    folded: dict[str, str] = {}
+    for c in known:
+        folded[" ".join(c.name.lower().replace("_", " ").split())] = c.name
+        folded[" ".join(c.id.lower().replace("_", " ").split())] = c.name
+    wanted = " ".join(str(command).lower().replace("_", " ").replace("-", " ").split())
+    close = difflib.get_close_matches(wanted, list(folded), n=1, cutoff=0.75)
+    return folded[close[0]] if close else None
+
+
 def unknown_command(command: Any, known: Iterable[CommandDefinition]) -> InputError:
-    """The error for a command name no plugin provides, listing the commands there are."""
+    """The error for a command name no plugin provides: the closest name (``Did you mean 'Fetch
+    Event'?``, by display name or id, case and spacing ignored) and the commands there are."""
+    known = list(known)
     names = ", ".join(c.name for c in known)
+    closest = closest_command(command, known)
+    guess = f" Did you mean {closest!r}?" if closest else ""
     return InputError(
         [
             {
                 "parameter": "command",
                 "id": "command",
-                "message": f"Unknown command {command!r}. Commands: {names}.",
+                "message": f"Unknown command {command!r}.{guess} Commands: {names}.",
             }
         ]
     )

@@ -33,6 +33,17 @@ from .validation import compile_validator
 Step = Union[str, int]
 Accessor = Callable[[Any], Any]
 
+#: The fields an alert of ``GET /v2/alerts`` carries (the documented list fields, and ``seen``,
+#: ``teams``, ``ownerTeamId`` that real answers add). ``details``, ``description``, ``entity`` and
+#: ``actions`` come only from ``GET /v2/alerts/{id}``.
+LIST_ALERT_FIELDS = frozenset(
+    {
+        "id", "tinyId", "alias", "message", "status", "acknowledged", "isSeen", "seen", "tags",
+        "snoozed", "snoozedUntil", "count", "lastOccurredAt", "createdAt", "updatedAt", "source",
+        "owner", "priority", "responders", "integration", "report", "teams", "ownerTeamId",
+    }
+)  # fmt: skip
+
 
 class FieldMappingError(InputError):
     """A field mapping file cannot be read, does not follow the format, or has a bad JSONPath."""
@@ -87,6 +98,30 @@ def _accessor_for_jsonpath(expression: jsonpath.JSONPath) -> Accessor:
     return access
 
 
+def _first_field(expression: Any) -> str | None:
+    """The alert field a path starts with (``$.details.host`` -> ``details``), or None when it
+    cannot be told (``$..x``, ``$.*``, filters on the alert itself)."""
+    if isinstance(expression, jsonpath.Child):
+        if isinstance(expression.left, (jsonpath.Root, jsonpath.This)):
+            return _first_field(expression.right)
+        return _first_field(expression.left)
+    if isinstance(expression, jsonpath.Fields) and len(expression.fields) == 1:
+        name = expression.fields[0]
+        return None if name == "*" else name
+    return None
+
+
+def first_field(text: str) -> str | None:
+    """The alert field a (valid) source path starts with, or None (see ``_first_field``)."""
+    source = text.strip()
+    if source.startswith("."):
+        source = "$" + source
+    try:
+        return _first_field(parse_jsonpath(source))
+    except Exception:  # noqa: BLE001 - jsonpath-ng raises plain Exception; compile_path reports it
+        return None
+
+
 def compile_path(text: str) -> tuple[Accessor, list[Step] | None]:
     """Compile one JSONPath (a leading ``.`` means ``$.``).
 
@@ -129,6 +164,17 @@ class FieldMapping:
     field_names: tuple[str, ...]
     _events: Accessor
     _map_one: Callable[[Any], dict[str, Any]]
+    first_fields: tuple[str | None, ...] = ()
+
+    def fields_missing_from_list(self) -> list[tuple[str, str]]:
+        """``(field name, alert field)`` of each mapped field whose path starts with an alert
+        field the alert list never carries (``LIST_ALERT_FIELDS``): null for every event unless
+        each alert is read in full."""
+        return [
+            (name, top)
+            for name, top in zip(self.field_names, self.first_fields)
+            if top is not None and top not in LIST_ALERT_FIELDS
+        ]
 
     def events(self, answer: Any) -> list[Any]:
         """The alerts selected by the Main Event JSON Path in one OpsGenie answer."""
@@ -233,6 +279,7 @@ def load_field_mapping(path: str | Path, *, parameter: str = "Field Mapping File
         )
     problems = []
     compiled: list[tuple[str, Accessor, list[Step] | None]] = []
+    tops: list[str | None] = []
     seen = set()
     try:
         events_accessor, _ = compile_path(raw["main_event_json_path"])
@@ -250,6 +297,7 @@ def load_field_mapping(path: str | Path, *, parameter: str = "Field Mapping File
             problems.append(problem(f"fields[{index}] ({name}): {exc}"))
             continue
         compiled.append((name, accessor, steps))
+        tops.append(first_field(entry["source_field"]))
     if problems:
         raise FieldMappingError(problems)
     return FieldMapping(
@@ -258,6 +306,7 @@ def load_field_mapping(path: str | Path, *, parameter: str = "Field Mapping File
         field_names=tuple(n for n, _, _ in compiled),
         _events=events_accessor,
         _map_one=_build_mapper(compiled),
+        first_fields=tuple(tops),
     )
 
 

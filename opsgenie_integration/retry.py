@@ -12,11 +12,14 @@ classified as the error it is.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
+
+log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 WRITE_RETRY_STATUSES = frozenset({429})
@@ -82,6 +85,15 @@ class OpsGenieRetry(Retry):
         if now + wait > deadline:
             reason = error or MaxRetryError(_pool, url, "retry time budget exhausted")
             raise MaxRetryError(_pool, url, reason)
+        cause = f"HTTP {response.status}" if response is not None else type(error).__name__
+        log.info(
+            "retry %d: %s %s after %s, waiting %.1f s",
+            len(new_retry.history),
+            method or "GET",
+            str(url or "").split("?")[0],
+            cause,
+            wait,
+        )
         return new_retry
 
 

@@ -293,14 +293,16 @@ class InputValidator:
             expected = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
             text = f"expected {expected}, got {self._shown(input_id, value, hidden)}"
         elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-            low = schema.get("minimum", schema.get("exclusiveMinimum"))
-            high = schema.get("maximum", schema.get("exclusiveMaximum"))
-            if low is not None and high is not None:
-                text = f"expected a number from {low} to {high}, got {self._shown(input_id, value, hidden)}"
-            elif low is not None:
-                text = f"expected a number above {low}, got {self._shown(input_id, value, hidden)}"
-            else:
-                text = f"expected a number up to {high}, got {self._shown(input_id, value, hidden)}"
+            bounds = []
+            if "exclusiveMinimum" in schema:
+                bounds.append(f"above {schema['exclusiveMinimum']}")
+            elif "minimum" in schema:
+                bounds.append(f"at least {schema['minimum']}")
+            if "exclusiveMaximum" in schema:
+                bounds.append(f"below {schema['exclusiveMaximum']}")
+            elif "maximum" in schema:
+                bounds.append(f"at most {schema['maximum']}")
+            text = f"expected a number {' and '.join(bounds)}, got {self._shown(input_id, value, hidden)}"
         elif kind == "enum":
             text = f"expected one of {', '.join(map(str, error.validator_value))}, got {self._shown(input_id, value, hidden)}"
         elif kind == "pattern" and error.validator_value == "\\S":

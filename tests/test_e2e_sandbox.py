@@ -207,7 +207,12 @@ def test_test_connection(integration_, sb):
         c["can_run"] or c["can_run"] is None  # None: a write right, not checked
         for c in envelope["commands"].values()
     )
-    assert [r.path for r in sb.requests] == ["/v2/account", "/v2/alerts"]
+    assert [r.path for r in sb.requests] == [
+        "/v2/account",
+        "/v2/alerts",
+        "/v2/schedules",
+        "/v2/users",
+    ]
 
 
 # -- the core's errors, reproduced by the sandbox --------------------------------------------------

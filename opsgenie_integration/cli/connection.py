@@ -64,10 +64,13 @@ def _alert_count(text: str) -> int:
     return value
 
 
+_API_KEY = fold_name("api_key")
+
+
 def _key_given(settings: Any) -> bool:
     """Whether ``settings`` hold a non-empty API Key under any spelling of its name."""
     return isinstance(settings, Mapping) and any(
-        isinstance(name, str) and fold_name(name) == "api key" and value
+        isinstance(name, str) and fold_name(name) == _API_KEY and value
         for name, value in settings.items()
     )
 

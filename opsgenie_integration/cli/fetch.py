@@ -88,6 +88,17 @@ def add_fetch_parser(sub: Any) -> None:
         "--query", metavar="QUERY", default=None, help="OpsGenie alert search query"
     )
     parser.add_argument(
+        "--saved-search",
+        metavar="NAME_OR_ID",
+        default=None,
+        help="an OpsGenie saved search (name, or id), combined with the window like --query",
+    )
+    parser.add_argument(
+        "--enrich",
+        action="store_true",
+        help="read each alert in full (one GET /v2/alerts/{id} per event) before mapping",
+    )
+    parser.add_argument(
         "--checkpoint-file",
         metavar="FILE",
         help="read the checkpoint from FILE and write it after every page",
@@ -266,6 +277,8 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         ("end_time", args.end),
         ("query", args.query),
         ("field_mapping", args.field_mapping),
+        ("saved_search", args.saved_search),
+        ("enrich", args.enrich),
     ):
         if value:
             inputs[key] = value
@@ -308,8 +321,16 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             signal.signal(sig, handler)
         if lock is not None:
             lock.close()
-    if not args.quiet:
-        stderr.write("fetch: done " + json.dumps(summary) + "\n")
+    if not args.quiet:  # the last line says how the fetch ended
+        if status != ExitStatus.SUCCESSFUL:
+            ended = "failed"
+        elif stop.requested and not args.follow:
+            ended = "interrupted"
+        elif stop.requested:
+            ended = "stopped"
+        else:
+            ended = "done"
+        stderr.write(f"fetch: {ended} " + json.dumps(summary) + "\n")
     if stop.requested and not args.follow and status == ExitStatus.SUCCESSFUL:
         return (
             ExitStatus.INTERRUPTED
@@ -358,7 +379,8 @@ def _loop(
             ):
                 stderr.write(f"fetch: {error.get('text')}\n")
                 return ExitStatus.FAILED
-            wait = min(60.0, 2.0**failures)
+            # the wait OpsGenie asked for (429) when longer than the backoff, at most 60 s
+            wait = min(60.0, max(2.0**failures, float(error.get("retry_after") or 0)))
             stderr.write(
                 f"fetch: {error.get('type')} (status {error.get('status_code')}): waiting {wait:g} s, then "
                 f"the same page again (attempt {failures + 1}); the checkpoint has not moved\n"

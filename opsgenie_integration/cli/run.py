@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from .. import envelope as env
 from ..errors import InputError, OpsGenieIntegrationError
-from ..integration import Integration, printable_name
+from ..integration import Integration, closest_command, printable_name
 from ..logs import configure_cli_logging
 from ..redact import Redactor
 from .connection import SandboxConnection, add_connection_arguments, with_connection_hint
@@ -71,9 +71,10 @@ def parse_params(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Run one command and print its envelope; ``main`` has made SIGTERM an interrupt.
 
-    The command is resolved here once and handed to ``Integration.run`` by id, with the
-    connection settings and the one ``Redactor`` the log filter uses: ``run`` connects,
-    validates and builds every Failed envelope (unknown command, bad inputs, bad settings).
+    The command is resolved here once and its definition handed to ``Integration.run``, with
+    the connection settings and the one ``Redactor`` the log filter uses: ``run`` connects,
+    validates and builds the Failed envelopes of unknown commands, bad inputs and bad settings;
+    only an unreadable ``--connection`` file (it fails before ``run``) gets its envelope here.
     """
     redactor = Redactor()
     configure_cli_logging(stderr, args.verbose, redactor)
@@ -82,7 +83,11 @@ def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if definition is None:
         emit(stdout, integration.run(args.command, {}, None, redactor=redactor))
         known = ", ".join(repr(c.name) for c in integration.commands)
-        stderr.write(f"opsgenie-integration: unknown command {args.command!r}; commands: {known}\n")
+        closest = closest_command(args.command, integration.commands)
+        guess = f" (did you mean {closest!r}?)" if closest else ""
+        stderr.write(
+            f"opsgenie-integration: unknown command {args.command!r}{guess}; commands: {known}\n"
+        )
         return ExitStatus.USAGE
     params = parse_params(args)
     try:

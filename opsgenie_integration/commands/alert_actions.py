@@ -17,7 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..command import CommandContext, CommandResult, CommandSpec
+from ..times import utc_now
 from . import alert_inputs as parse
+from ._answers import user_time
 from .request_tracking import write_result
 
 Body = dict[str, Any]
@@ -80,16 +82,16 @@ def delete_alert(ctx: CommandContext) -> CommandResult:
 
 
 def _action(
-    name: str, segment: str, extra: Callable[[dict[str, Any]], Body] | None = None
+    name: str, segment: str, extra: Callable[[CommandContext], Body] | None = None
 ) -> Callable[[CommandContext], CommandResult]:
-    """A handler posting ``{user?, source?, note?, **extra(inputs)}`` to
+    """A handler posting ``{user?, source?, note?, **extra(ctx)}`` to
     ``POST /v2/alerts/{identifier}/<segment>?identifierType=``."""
 
     def handler(ctx: CommandContext) -> CommandResult:
         inputs = ctx.inputs
         body = _common(inputs)
         if extra is not None:
-            body.update(extra(inputs))
+            body.update(extra(ctx))
         accepted = ctx.client.request(
             "POST",
             ["alerts", inputs["identifier"], segment],
@@ -127,24 +129,26 @@ def _remove(
     return handler
 
 
-def _snooze(inputs: dict[str, Any]) -> Body:
-    return {"endTime": parse.future_time(inputs["end_time"], "Snooze Until", "end_time")}
+def _snooze(ctx: CommandContext) -> Body:
+    now = utc_now()
+    moment = user_time(ctx, "end_time", "Snooze Until", now)  # Date Format and Time Zone apply
+    return {"endTime": parse.future_time(moment, "Snooze Until", "end_time", now)}
 
 
-def _escalation(inputs: dict[str, Any]) -> Body:
-    value = inputs["escalation"].strip()
+def _escalation(ctx: CommandContext) -> Body:
+    value = ctx.inputs["escalation"].strip()
     key = "id" if parse.looks_like_id(value) else "name"
     return {"escalation": {"type": "escalation", key: value}}  # type: the contract requires it
 
 
-def _owner(inputs: dict[str, Any]) -> Body:
-    value = inputs["owner"].strip()
+def _owner(ctx: CommandContext) -> Body:
+    value = ctx.inputs["owner"].strip()
     key = "id" if parse.looks_like_id(value) else "username"
     return {"owner": {"type": "user", key: value}}
 
 
-def _responder(inputs: dict[str, Any]) -> Body:
-    value = inputs["responder"]
+def _responder(ctx: CommandContext) -> Body:
+    value = ctx.inputs["responder"]
     if isinstance(value, str) and value.strip().startswith("{"):
         found = parse.recipients(value, "Responder", "responder")
         if len(found) != 1:
@@ -153,17 +157,17 @@ def _responder(inputs: dict[str, Any]) -> Body:
     return {"responder": parse.recipient(value, "Responder", "responder")}
 
 
-def _tags(inputs: dict[str, Any]) -> Body:
-    tags = parse.text_list(inputs["tags"], "Tags", "tags", parse.MAX_TAGS, parse.MAX_TAG_LENGTH)
+def _tags(ctx: CommandContext) -> Body:
+    tags = parse.text_list(ctx.inputs["tags"], "Tags", "tags", parse.MAX_TAGS, parse.MAX_TAG_LENGTH)
     return {"tags": tags}
 
 
-def _details(inputs: dict[str, Any]) -> Body:
-    return {"details": parse.details(inputs["details"], "Details", "details")}
+def _details(ctx: CommandContext) -> Body:
+    return {"details": parse.details(ctx.inputs["details"], "Details", "details")}
 
 
-def _note_only(inputs: dict[str, Any]) -> Body:
-    return {"note": inputs["note"]}
+def _note_only(ctx: CommandContext) -> Body:
+    return {"note": ctx.inputs["note"]}
 
 
 acknowledge_alert = _action("Acknowledge Alert", "acknowledge")

@@ -28,8 +28,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import errors
-from ..times import parse_user_time, to_epoch_ms, utc_now
+from ..times import to_epoch_ms, utc_now
 from ._answers import input_error
 
 MAX_TAGS, MAX_TAG_LENGTH = 20, 50
@@ -222,18 +221,14 @@ def details(value: Any, title: str, input_id: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------- time, identifiers
-def future_time(value: str | int, title: str, input_id: str, now: datetime | None = None) -> str:
-    """A moment after now as OpsGenie's date-time (``2024-03-07T00:00:00.000Z``, UTC).
+def future_time(moment: datetime, title: str, input_id: str, now: datetime | None = None) -> str:
+    """``moment`` (already read from the input) as OpsGenie's date-time
+    (``2024-03-07T00:00:00.000Z``, UTC).
 
     Raises:
-        errors.InputError: not a time (the schema's format check normally refuses it first), or
-            not in the future.
+        errors.InputError: not after ``now``.
     """
     now = now or utc_now()
-    try:
-        moment = parse_user_time(value, now=now)
-    except (ValueError, errors.InputError):
-        raise input_error(title, input_id, "is not a time") from None
     if to_epoch_ms(moment) <= to_epoch_ms(now):
         raise input_error(title, input_id, "must be in the future")
     ms = to_epoch_ms(moment)

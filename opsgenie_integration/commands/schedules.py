@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .. import errors
 from ..command import CommandContext, CommandResult, CommandSpec
-from ..times import format_query_date, parse_user_time
-from ._answers import answer_data
+from ..times import format_query_date
+from ._answers import answer_data, user_time
 
 
 def get_schedules(ctx: CommandContext) -> CommandResult:
@@ -22,9 +23,34 @@ def get_schedules(ctx: CommandContext) -> CommandResult:
     return CommandResult(raw_data=body, outputs={"schedules": schedules})
 
 
+def _identifier_type(ctx: CommandContext) -> str:
+    """The Schedule Identifier Type input: ``name`` (default) or ``id``."""
+    return str(ctx.inputs.get("schedule_identifier_type") or "name")
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _name_that_is_an_id(ctx: CommandContext, exc: errors.NotFoundError) -> None:
+    """A 404 for a UUID given as a name: say so (OpsGenie's message only asks to check it)."""
+    name = str(ctx.inputs.get("schedule_name") or "").strip()
+    if _identifier_type(ctx) == "name" and _UUID.match(name):
+        exc.hint = (
+            "Schedule Name looks like a schedule id: set Schedule Identifier Type "
+            "(schedule_identifier_type) to id, or give the schedule's name."
+        )
+
+
+def _query_date(ctx: CommandContext) -> str | None:
+    if "date" not in ctx.inputs:
+        return None
+    return format_query_date(user_time(ctx, "date", "Date"))
+
+
 def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
-    """Get Schedule Timeline: ``GET /v2/schedules/{name}/timeline?identifierType=name`` with
-    ``interval``, ``intervalUnit``, ``date`` and ``expand`` when given.
+    """Get Schedule Timeline: ``GET /v2/schedules/{name or id}/timeline?identifierType=name|id``
+    (Schedule Identifier Type, name by default) with ``interval``, ``intervalUnit``, ``date``
+    and ``expand`` when given.
 
     Output ``periods``: the final timeline flattened, ``[{rotation, rotation_id, startDate,
     endDate, type, recipient}]`` in rotation order; ``timeline``: ``data`` as answered.
@@ -37,15 +63,19 @@ def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
     expand = None
     if inputs.get("expand"):
         expand = [part.strip() for part in inputs["expand"].split(",")]
-    date = format_query_date(parse_user_time(inputs["date"])) if "date" in inputs else None
-    body = ctx.client.get_schedule_timeline(
-        inputs["schedule_name"],
-        identifier_type="name",
-        interval=inputs.get("interval"),
-        interval_unit=inputs.get("interval_unit"),
-        date=date,
-        expand=expand,
-    )
+    date = _query_date(ctx)
+    try:
+        body = ctx.client.get_schedule_timeline(
+            inputs["schedule_name"],
+            identifier_type=_identifier_type(ctx),
+            interval=inputs.get("interval"),
+            interval_unit=inputs.get("interval_unit"),
+            date=date,
+            expand=expand,
+        )
+    except errors.NotFoundError as exc:
+        _name_that_is_an_id(ctx, exc)
+        raise
     data = answer_data(body, dict, "timeline")
     final = data.get("finalTimeline")
     rotations = final.get("rotations") if isinstance(final, dict) else None
@@ -93,8 +123,13 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
         errors.BadResponseError: ``data`` is not an object, or the tree is nested too deeply.
     """
     inputs = ctx.inputs
-    date = format_query_date(parse_user_time(inputs["date"])) if "date" in inputs else None
-    body = ctx.client.get_on_calls(inputs["schedule_name"], identifier_type="name", date=date)
+    date = _query_date(ctx)
+    kind = _identifier_type(ctx)
+    try:
+        body = ctx.client.get_on_calls(inputs["schedule_name"], identifier_type=kind, date=date)
+    except errors.NotFoundError as exc:
+        _name_that_is_an_id(ctx, exc)
+        raise
     data = answer_data(body, dict, "on-call participants")
     tree = data.get("onCallParticipants") or []
     users: list[dict] = []
@@ -111,7 +146,7 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
     raw: Any = body
     if unresolved:
         flat_body = ctx.client.get_on_calls(
-            inputs["schedule_name"], identifier_type="name", flat=True, date=date
+            inputs["schedule_name"], identifier_type=kind, flat=True, date=date
         )
         raw = [body, flat_body]
         flat_data = answer_data(flat_body, dict, "on-call recipients")
@@ -136,7 +171,9 @@ def _flatten_participants(
     nodes: Any, path: list[str], users: list[dict], unresolved: list[dict], seen: set[str | None]
 ) -> None:
     """Walk OpsGenie's participant tree: each user once into ``users``, each team, escalation
-    or schedule listed without members into ``unresolved``; non-objects are skipped."""
+    or schedule listed without members into ``unresolved`` once per path, with ``rules``: the
+    ``{notifyType, escalationTime}`` of each place it was listed (two escalation rules naming
+    the same schedule are one entry with two rules); non-objects are skipped."""
     if not isinstance(nodes, list):
         return
     for node in nodes:
@@ -159,14 +196,21 @@ def _flatten_participants(
             step = f"{_text(kind)}:{_text(node.get('name'))}"
             _flatten_participants(children, [*path, step], users, unresolved, seen)
         elif kind not in (None, "none"):
-            unresolved.append(
-                {
-                    "id": _text(node.get("id")),
-                    "name": _text(node.get("name")),
-                    "type": _text(kind),
-                    "path": list(path),
-                }
+            rule = {k: node[k] for k in ("notifyType", "escalationTime") if node.get(k) is not None}
+            entry = {
+                "id": _text(node.get("id")),
+                "name": _text(node.get("name")),
+                "type": _text(kind),
+                "path": list(path),
+            }
+            same = next(
+                (u for u in unresolved if {**u, "rules": None} == {**entry, "rules": None}), None
             )
+            if same is None:
+                same = {**entry, "rules": []}
+                unresolved.append(same)
+            if rule and rule not in same["rules"]:
+                same["rules"].append(rule)
 
 
 def _text(value: Any) -> str | None:

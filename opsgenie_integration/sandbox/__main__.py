@@ -1,9 +1,11 @@
 """``python -m opsgenie_integration.sandbox``: serve the OpsGenie sandbox until SIGINT/SIGTERM.
 
-On start it prints one human line on stderr, then one JSON line on stdout with a ready
-connection: ``{"server_url": ..., "api_key": ..., "api_version": "v2"}`` (with ``--region both``
-also ``"regions": {"us": {"server_url", "api_key"}, "eu": {...}}``). Exit status: 0 after a signal,
-2 for a usage error, 1 when the sandbox cannot start (port taken, bad data file).
+On start it prints one human line on stderr, then one JSON line per region on stdout, each a
+ready connection that ``opsgenie-integration run --connection FILE`` accepts as it is:
+``{"server_url": ..., "api_key": ..., "api_version": "v2"}`` (``--region both``: the US line first,
+then the EU line with a key of its own; ``head -1`` / ``tail -1`` pick one). Exit status: 0 after a
+signal, 2 for a usage error, 1 when the sandbox cannot start (port taken, bad data file or
+certificate).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import contextlib
 import json
 import signal
+import ssl
 import sys
 import threading
 import uuid
@@ -43,6 +46,13 @@ def _clock(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected an ISO 8601 date-time or epoch ms, got {text!r}"
         ) from None
+
+
+def _team_key(text: str) -> tuple[str, str]:
+    key, sep, team = text.partition("=")
+    if not sep or not key or not team:
+        raise argparse.ArgumentTypeError("expected KEY=TEAM (a UUID key, a team name or id)")
+    return key, team
 
 
 def _fraction(text: str) -> float:
@@ -126,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds before a write (202) is processed and its request status known "
         f"(default {DEFAULT_WRITE_DELAY}; 0 = at once)",
     )
+    p.add_argument(
+        "--team-key",
+        type=_team_key,
+        action="append",
+        default=[],
+        metavar="K=TEAM",
+        help="also accept key K as a team integration's key (Read and Configuration access, "
+        "limited to TEAM: 403 on /v2/account); repeatable",
+    )
+    p.add_argument(
+        "--tls-cert",
+        metavar="PEM",
+        help="serve HTTPS with this certificate chain (PEM; with --tls-key)",
+    )
+    p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert (PEM)")
     p.add_argument("--quiet", action="store_true", help="do not log each request on stderr")
     return p
 
@@ -143,7 +168,14 @@ def main(
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
     regions = ("us", "eu") if args.region == "both" else (args.region,)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        stderr.write("opsgenie sandbox: --tls-cert and --tls-key go together\n")
+        return 2
     try:
+        tls = None
+        if args.tls_cert:
+            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            tls.load_cert_chain(args.tls_cert, args.tls_key)
         sandbox = Sandbox(
             alerts=args.alerts,
             seed=args.seed,
@@ -155,6 +187,7 @@ def main(
             regions=regions,
             log=None if args.quiet else stderr,
             write_delay=args.write_delay,
+            tls=tls,
         )
         for key, rights in (
             (args.read_only_key, ("read",)),
@@ -162,6 +195,8 @@ def main(
         ):
             if key:
                 sandbox.add_key(key, rights)
+        for key, team in args.team_key:
+            sandbox.add_key(key, ("read", "configuration"), team=team)
         if args.latency:
             sandbox.faults.add("latency", seconds=args.latency)
         if args.error_rate:
@@ -183,22 +218,22 @@ def main(
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
-        connection: dict[str, object] = dict(sandbox.connection)
-        if len(regions) > 1:
-            eu_key = sandbox.add_key(
-                str(uuid.uuid4()), ("read", "create_update", "delete", "configuration"), "eu"
+        connections = [dict(sandbox.connection)]
+        for region in regions[1:]:
+            key = sandbox.add_key(
+                str(uuid.uuid4()), ("read", "create_update", "delete", "configuration"), region
             )
-            connection["regions"] = {
-                "us": {"server_url": sandbox.url_for("us"), "api_key": sandbox.api_key},
-                "eu": {"server_url": sandbox.url_for("eu"), "api_key": eu_key},
-            }
+            connections.append(sandbox.connection_for(region, key))
+        lines = " (one connection line per region on stdout: " + ", ".join(regions) + ")"
         stderr.write(
             f"OpsGenie sandbox serving {len(sandbox.store)} alerts at "
             + ", ".join(f"{r}={sandbox.url_for(r)}" for r in regions)
+            + (lines if len(regions) > 1 else "")
             + " (Ctrl-C to stop)\n"
         )
         stderr.flush()
-        stdout.write(json.dumps(connection) + "\n")
+        for connection in connections:
+            stdout.write(json.dumps(connection) + "\n")
         stdout.flush()
         while not stop.wait(0.5):
             pass

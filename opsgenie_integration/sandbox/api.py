@@ -5,10 +5,24 @@ ApiError. Every route names the access right it needs and its rate-limit domain.
 
 Answers for bad parameters are 422 ``{"message": "<param>: <problem>", "errors": {param: problem}}``
 (several problems: the message joins them with ``; ``); an empty value of a typed parameter
-(``order=``, ``identifierType=``, ``limit=``, ...) is refused like any other bad value; a saved
-search (``searchIdentifier``) is never found (404); unknown paths answer 404 JSON ``{"message":
-"Requested resource does not exist!"}``; a method a known path does not serve answers 405 with
-``Allow``. The alert writes and per-alert reads are in alert_api.py.
+(``order=``, ``identifierType=``, ``limit=``, ...) is refused like any other bad value; unknown
+paths answer 404 JSON ``{"message": "Requested resource does not exist!"}``; a method a known path
+does not serve answers 405 with ``Allow``. The alert writes and per-alert reads are in
+alert_api.py.
+
+Saved searches: ``GET /v2/alerts/saved-searches`` lists them (``{id, name}``),
+``GET /v2/alerts/saved-searches/{identifier}?identifierType=id|name`` serves one, and the alert
+list and count run one with ``searchIdentifier``/``searchIdentifierType`` (id by default; 404
+``Saved search with <type> [<identifier>] does not exist.`` when unknown). A ``query`` sent along
+is ANDed with the saved search's query (not confirmed for the live service, which documents the
+saved search as applied "instead of" the query).
+
+Team-scoped keys (a team integration's key, ``KeyGrant.team`` set): account-level routes answer
+403/40301 (account, users); the alert list, count and get see only alerts whose ``teams`` hold
+the key's team (another team's alert answers 403/40301 like OpsGenie); the schedule list and
+``/v2/schedules/on-calls`` hold only the schedules the team owns (``ownerTeam``), and any other
+schedule (including unowned ones) answers 403/40301 on every schedule route; ``/v2/teams`` holds
+the key's team only; saved searches are those shared with the team (``teams``), others 403.
 """
 
 from __future__ import annotations
@@ -20,6 +34,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from .alerts import SORT_KEYS
+from .auth import FORBIDDEN_CODE, TEAM_KEY_MESSAGE
 from .clock import SandboxClock
 from .query import BOOL, KEYWORD, KEYWORDS, TEXT, TIME, Field, FieldTable, QueryError, compile_query
 from .schedules import ScheduleCalculator
@@ -62,6 +77,8 @@ class ApiRequest:
     body: bytes = b""
     request_id: str = ""
     client: str = ""
+    team: str | None = None  # the team id a team integration's key is limited to
+    scheme: str = "http"
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """The first value of query parameter ``name`` (``default`` when absent)."""
@@ -76,13 +93,15 @@ class ApiRequest:
 @dataclass(frozen=True)
 class Route:
     """``pattern`` segments (``{name}`` captures one), access ``right``, rate-limit ``domain``,
-    the ``handler`` method's name and the HTTP ``method``. A write (any method but GET) answers 202."""
+    the ``handler`` method's name and the HTTP ``method`` (a write, any method but GET, answers
+    202); ``account_level``: refused (403/40301) to a team integration's key."""
 
     pattern: tuple[str, ...]
     right: str
     domain: str | None
     handler: str
     method: str = "GET"
+    account_level: bool = False
 
 
 ROUTES = (
@@ -90,8 +109,8 @@ ROUTES = (
     Route(("v2", "alerts"), "create_update", "alert", "create_alert", "POST"),
     Route(("v2", "alerts", "count"), "read", "search", "count_alerts"),
     Route(("v2", "alerts", "requests", "{requestId}"), "read", None, "request_status"),
-    Route(("v2", "alerts", "saved-searches"), "read", None, "list_saved_searches"),
-    Route(("v2", "alerts", "saved-searches", "{identifier}"), "read", None, "get_saved_search"),
+    Route(("v2", "alerts", "saved-searches"), "read", "search", "list_saved_searches"),
+    Route(("v2", "alerts", "saved-searches", "{identifier}"), "read", "search", "get_saved_search"),
     Route(("v2", "alerts", "{identifier}"), "read", None, "get_alert"),
     Route(("v2", "alerts", "{identifier}"), "delete", "alert", "delete_alert", "DELETE"),
     *(
@@ -149,10 +168,16 @@ ROUTES = (
         "schedule_oncalls",
         "next_on_calls",
     ),
-    Route(("v2", "users"), "configuration", "search", "list_users"),
-    Route(("v2", "users", "{identifier}"), "configuration", "configuration", "get_user"),
+    Route(("v2", "users"), "configuration", "search", "list_users", account_level=True),
+    Route(
+        ("v2", "users", "{identifier}"),
+        "configuration",
+        "configuration",
+        "get_user",
+        account_level=True,
+    ),
     Route(("v2", "teams"), "configuration", "configuration", "list_teams"),
-    Route(("v2", "account"), "configuration", "configuration", "get_account"),
+    Route(("v2", "account"), "configuration", "configuration", "get_account", account_level=True),
 )
 
 
@@ -294,6 +319,18 @@ _USER_SORTS = {
 }
 
 
+def _team_forbidden() -> ApiError:
+    return ApiError(403, TEAM_KEY_MESSAGE, FORBIDDEN_CODE)
+
+
+def _and_queries(parts: list[str]) -> str:
+    """Join non-blank queries with AND, each in parentheses when there are several."""
+    kept = [p for p in parts if p and p.strip()]
+    if len(kept) <= 1:
+        return kept[0] if kept else ""
+    return " AND ".join(f"({p})" for p in kept)
+
+
 def _page_links(
     host: str,
     path: str,
@@ -302,6 +339,7 @@ def _page_links(
     limit: int,
     total: int,
     cap: int | None,
+    scheme: str = "http",
 ) -> dict[str, str]:
     """``paging`` with absolute ``first``/``last``/``next`` URLs (``next`` only when a further page
     exists and can be asked for under ``cap``)."""
@@ -310,7 +348,7 @@ def _page_links(
         head = [(k, v) for k, v in params if k == "query"]
         tail = [(k, v) for k, v in params if k not in ("query", "offset", "limit")]
         query = urlencode([*head, ("offset", at), ("limit", limit), *tail], quote_via=quote)
-        return f"http://{host}{path}?{query}"
+        return f"{scheme}://{host}{path}?{query}"
 
     last = max(0, (total - 1) // limit * limit) if total else 0
     if cap is not None:
@@ -342,7 +380,6 @@ class OpsGenieApi:
     # ------------------------------------------------------------------------------ alerts
     def list_alerts(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/alerts``: ``{data: [alert], paging: {next?, first, last}}``."""
-        self._no_saved_search(req)
         check = Checker()
         offset = check.integer(req, "offset", 0, 0, INT32_MAX)
         limit = check.integer(req, "limit", 20, 1, 100)
@@ -359,47 +396,66 @@ class OpsGenieApi:
             )
         query = req.arg("query", "") or ""
         try:
-            page, total = self.store.search(query, sort, order, offset, limit)
+            page, total = self.store.search(self._alert_query(req), sort, order, offset, limit)
         except QueryError as exc:
             raise ApiError(422, str(exc), errors={"query": str(exc)}) from None
         params: list[tuple[str, Any]] = []
         if req.arg("query") is not None:
             params.append(("query", query))
+        if req.arg("searchIdentifier"):
+            params.append(("searchIdentifier", req.arg("searchIdentifier")))
+            params.append(("searchIdentifierType", req.arg("searchIdentifierType") or "id"))
         params += [("sort", sort), ("order", order)]
-        return {
-            "data": page,
-            "paging": _page_links(req.host, "/v2/alerts", params, offset, limit, total, MAX_WINDOW),
-        }
+        paging = _page_links(
+            req.host, "/v2/alerts", params, offset, limit, total, MAX_WINDOW, req.scheme
+        )
+        return {"data": page, "paging": paging}
 
     def count_alerts(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/alerts/count``: ``{data: {count}}``."""
-        self._no_saved_search(req)
+        query = self._alert_query(req)
         try:
-            return {"data": {"count": self.store.count(req.arg("query", "") or "")}}
+            return {"data": {"count": self.store.count(query)}}
         except QueryError as exc:
             raise ApiError(422, str(exc), errors={"query": str(exc)}) from None
 
-    def list_saved_searches(self, req: ApiRequest) -> dict[str, Any]:
-        """``GET /v2/alerts/saved-searches``: ``{data: []}`` (the sandbox has none)."""
-        return {"data": []}
-
-    def get_saved_search(self, req: ApiRequest) -> dict[str, Any]:
-        """``GET /v2/alerts/saved-searches/{identifier}?identifierType=id|name``: always 404."""
-        check = Checker()
-        kind = check.choice(req, "identifierType", "id", ("id", "name"))
-        check.done()
-        raise ApiError(
-            404, f"Saved search with {kind} [{req.params['identifier']}] does not exist."
-        )
-
-    @staticmethod
-    def _no_saved_search(req: ApiRequest) -> None:
+    def _alert_query(self, req: ApiRequest) -> str:
+        """The query the alert list and count run: the saved search's (``searchIdentifier``), the
+        request's ``query`` and, for a team key, ``teams:<team id>``, ANDed."""
         check = Checker()
         kind = check.choice(req, "searchIdentifierType", "id", ("id", "name"))
         check.done()
+        saved = ""
         ident = req.arg("searchIdentifier")
         if ident:
+            saved = str(self._saved_search(req, ident, kind).get("query") or "")
+        team = f'teams:"{req.team}"' if req.team else ""
+        return _and_queries([saved, req.arg("query", "") or "", team])
+
+    def _saved_search(self, req: ApiRequest, ident: str, kind: str) -> dict[str, Any]:
+        found = self.store.find_saved_search(ident, kind)
+        if found is None:
             raise ApiError(404, f"Saved search with {kind} [{ident}] does not exist.")
+        if req.team and req.team not in [t.get("id") for t in found.get("teams") or []]:
+            raise _team_forbidden()
+        return found
+
+    def list_saved_searches(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/alerts/saved-searches``: ``{data: [{id, name}]}`` (a team key: its team's)."""
+        data = [
+            {"id": s["id"], "name": s["name"]}
+            for s in self.store.saved_search_list()
+            if not req.team or req.team in [t.get("id") for t in s.get("teams") or []]
+        ]
+        return {"data": data}
+
+    def get_saved_search(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/alerts/saved-searches/{identifier}?identifierType=id|name``: ``{data: {id,
+        name, createdAt, updatedAt, owner, teams, description, query}}``."""
+        check = Checker()
+        kind = check.choice(req, "identifierType", "id", ("id", "name"))
+        check.done()
+        return {"data": dict(self._saved_search(req, req.params["identifier"], kind))}
 
     def get_alert(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/alerts/{identifier}?identifierType=id|alias|tiny``: ``{data: alert}``."""
@@ -409,6 +465,8 @@ class OpsGenieApi:
         alert = self.store.get_alert(req.params["identifier"], kind)
         if alert is None:
             raise ApiError(404, "Alert does not exist")
+        if req.team and req.team not in [t.get("id") for t in alert.get("teams") or []]:
+            raise _team_forbidden()
         return {"data": alert}
 
     # ------------------------------------------------------------------------------ schedules
@@ -427,12 +485,22 @@ class OpsGenieApi:
         schedule = self.store.find_schedule(ident, kind)
         if schedule is None:
             raise ApiError(404, f"Schedule with {kind} [{ident}] does not exist")
+        if not self._team_owns(req, schedule):
+            raise _team_forbidden()
         return schedule
+
+    @staticmethod
+    def _team_owns(req: ApiRequest, schedule: dict) -> bool:
+        """True for an account-wide key, or when the team key's team owns ``schedule``."""
+        return not req.team or (schedule.get("ownerTeam") or {}).get("id") == req.team
+
+    def _visible_schedules(self, req: ApiRequest) -> list[dict]:
+        return [s for s in self.store.schedule_list() if self._team_owns(req, s)]
 
     def list_schedules(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/schedules[?expand=rotation]``: ``{data: [schedule], expandable: [rotation]}``."""
         rotations = "rotation" in req.list_arg("expand")
-        data = [self._served_schedule(s, rotations) for s in self.store.schedule_list()]
+        data = [self._served_schedule(s, rotations) for s in self._visible_schedules(req)]
         return {"data": data, "expandable": ["rotation"]}
 
     def get_schedule(self, req: ApiRequest) -> dict[str, Any]:
@@ -475,7 +543,7 @@ class OpsGenieApi:
         """``GET /v2/schedules/on-calls?flat=&date=``: ``{data: [on-call of each schedule]}``."""
         flat, date = self._on_call_args(req)
         return {
-            "data": [self.schedules.on_calls(s, date, flat) for s in self.store.schedule_list()]
+            "data": [self.schedules.on_calls(s, date, flat) for s in self._visible_schedules(req)]
         }
 
     # ------------------------------------------------------------------------------ users, account
@@ -516,13 +584,19 @@ class OpsGenieApi:
         page = [self._served_user(u, False) for _, u in users[offset : offset + limit]]
         params: list[tuple[str, Any]] = [("query", query)] if req.arg("query") is not None else []
         params += [("sort", sort), ("order", order)]
-        paging = _page_links(req.host, "/v2/users", params, offset, limit, len(users), None)
+        paging = _page_links(
+            req.host, "/v2/users", params, offset, limit, len(users), None, req.scheme
+        )
         return {"data": page, "totalCount": len(users), "paging": paging}
 
     def list_teams(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/teams``: ``{data: [{id, name, description}], expandable: [member]}``."""
         expand = "member" in req.list_arg("expand")
-        data = [{k: v for k, v in t.items() if expand or k != "members"} for t in self.store.teams]
+        data = [
+            {k: v for k, v in t.items() if expand or k != "members"}
+            for t in self.store.teams
+            if not req.team or t.get("id") == req.team
+        ]
         return {"data": data, "expandable": ["member"]}
 
     def get_account(self, req: ApiRequest) -> dict[str, Any]:

@@ -7,6 +7,7 @@ with Sandbox(alerts=500, seed=1) as sb:
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -40,7 +41,9 @@ class Sandbox:
     ``("eu",)`` or both, each its own server (``port`` is the first one's; the others take free
     ports); ``record_requests``: keep every RequestInfo in ``requests``; ``log``: a text stream for
     request lines and tracebacks (None = silent); ``write_delay``: seconds (real time) between a
-    write's 202 and its outcome (0 = processed before the 202 is sent; see writes.py).
+    write's 202 and its outcome (0 = processed before the 202 is sent; see writes.py);
+    ``tls``: a server-side ``ssl.SSLContext`` (with
+    its certificate chain loaded) to serve HTTPS instead of HTTP on every region.
     """
 
     def __init__(
@@ -56,12 +59,14 @@ class Sandbox:
         record_requests: bool = True,
         log: IO[str] | None = None,
         write_delay: float = DEFAULT_WRITE_DELAY,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         require_loopback(host)
         regions = tuple(regions)
         if not regions or len(set(regions)) != len(regions) or set(regions) - set(REGIONS):
             raise ValueError(f"regions must be distinct values among {REGIONS}, got {regions!r}")
         self.host, self.port, self.regions, self.seed = host, port, regions, seed
+        self.tls = tls
         self.clock = SandboxClock(clock)
         data = (
             load_data_file(data_file) if data_file else seed_data(alerts, seed, self.clock.now_ms())
@@ -102,7 +107,7 @@ class Sandbox:
             try:
                 for i, region in enumerate(self.regions):
                     servers[region] = RegionServer(
-                        self._pipeline, region, self.host, self.port if i == 0 else 0
+                        self._pipeline, region, self.host, self.port if i == 0 else 0, self.tls
                     )
             except BaseException:
                 for server in servers.values():
@@ -156,16 +161,34 @@ class Sandbox:
         """A ready connection: ``{"server_url", "api_key", "api_version": "v2"}``."""
         return {"server_url": self.url, "api_key": self.api_key, "api_version": "v2"}
 
+    def connection_for(self, region: str, api_key: str) -> dict[str, str]:
+        """A ready connection to ``region``'s server with ``api_key`` (same shape as
+        ``connection``)."""
+        return {"server_url": self.url_for(region), "api_key": api_key, "api_version": "v2"}
+
     # ------------------------------------------------------------------------------ keys
     def add_key(
-        self, key: str, rights: Iterable[str] = ("read", "configuration"), region: str | None = None
+        self,
+        key: str,
+        rights: Iterable[str] = ("read", "configuration"),
+        region: str | None = None,
+        team: str | None = None,
     ) -> str:
         """Register another API key (UUID-shaped) for ``region`` (default: the first) with
-        ``rights`` among read, create_update, delete, configuration. Returns the key."""
+        ``rights`` among read, create_update, delete, configuration. ``team`` (a team's id or
+        name) makes it that team's integration key: 403/40301 on account-level requests, and only
+        the team's alerts, schedules and saved searches (see ``api.py``). Returns the key.
+        Raises ValueError for an unknown region or team."""
         region = region or self.regions[0]
         if region not in REGIONS:
             raise ValueError(f"unknown region {region!r}")
-        self.keys.add(key, rights, region)
+        team_id = None
+        if team is not None:
+            found = self.store.find_team(team, team)
+            if found is None:
+                raise ValueError(f"unknown team {team!r}")
+            team_id = str(found["id"])
+        self.keys.add(key, rights, region, team_id)
         return key
 
     def set_rights(self, key: str, rights: Iterable[str]) -> None:

@@ -9,6 +9,10 @@ method (405 with ``Allow``, for any method, TRACE and HEAD included) -> right (4
 Every JSON answer carries ``took`` (seconds, float) and ``requestId`` (a UUID, also in the
 ``X-Request-ID`` header). An unexpected failure answers 500 JSON and prints a traceback on the
 log stream (never a key: the Authorization header is not recorded or logged).
+
+With an ``ssl.SSLContext`` (``tls``) a server speaks HTTPS: the TLS handshake runs on the
+connection's own thread (a client that stalls or refuses the certificate never blocks the
+others) and a failed handshake is one line on the log stream.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import ssl
 import struct
+import sys
 import threading
 import time
 import traceback
@@ -48,7 +54,8 @@ class RequestInfo:
     ``query`` (decoded, name -> list of values), ``headers`` (without Authorization), ``region``,
     ``target`` (the raw request target), ``received_ms`` (sandbox clock, epoch ms), the
     answered ``status`` (None until answered; None too when the connection was reset) and the
-    request ``body`` (bytes as received)."""
+    request ``body`` (bytes as received), the
+    ``client`` address ``(host, port)`` the request came from (a proxy's, when one forwarded it)."""
 
     method: str
     path: str
@@ -59,6 +66,7 @@ class RequestInfo:
     received_ms: int
     status: int | None = None
     body: bytes = b""
+    client: tuple[str, int] | None = None
 
 
 @dataclass
@@ -166,6 +174,7 @@ class RequestPipeline:
             target=target,
             received_ms=self.api.clock.now_ms(),
             body=body,
+            client=(str(handler.client_address[0]), int(handler.client_address[1])),
         )
         if self.requests is not None:
             self.requests.append(info)
@@ -226,7 +235,7 @@ class RequestPipeline:
             )
             return error_reply(error, request_id, started)
         route, params = found
-        failure = self.keys.check(authorization, region, route.right)
+        failure = self.keys.check(authorization, region, route.right, route.account_level)
         if failure is not None:
             error = ApiError(failure.status, failure.message, failure.code)
             return error_reply(error, request_id, started)
@@ -242,9 +251,20 @@ class RequestPipeline:
             )
         self.before_answer(raw_path)
         host = handler.headers.get("Host") or "{}:{}".format(*handler.server.server_address[:2])
+        grant = self.keys.grant(authorization)
+        scheme = "https" if getattr(handler.server, "tls", None) is not None else "http"
         client = str(handler.client_address[0]) if handler.client_address else ""
         request = ApiRequest(
-            handler.command, segments, query, host, params, body, request_id, client
+            handler.command,
+            segments,
+            query,
+            host,
+            params,
+            body=body,
+            request_id=request_id,
+            client=client,
+            team=grant.team if grant else None,
+            scheme=scheme,
         )
         try:
             answer = self.api.handle(route, request)
@@ -284,6 +304,13 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     timeout = 300  # seconds an idle keep-alive connection is kept
 
+    def setup(self) -> None:
+        super().setup()
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()  # on this connection's thread, not the accept loop
+            self.request.settimeout(self.timeout)
+
     def _serve(self) -> None:
         server: _RegionHTTPServer = self.server  # type: ignore[assignment]
         server.pipeline.serve(self, server.region)
@@ -318,9 +345,16 @@ class _RegionHTTPServer(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], pipeline: RequestPipeline, region: str) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        pipeline: RequestPipeline,
+        region: str,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.region = region
+        self.tls = tls
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         if ":" in address[0]:
@@ -331,6 +365,23 @@ class _RegionHTTPServer(ThreadingHTTPServer):
         TCPServer.server_bind(self)  # skip HTTPServer's getfqdn(): no DNS look-up at start-up
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
+        if self.tls is not None:
+            self.socket = self.tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log = self.pipeline.log
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ssl.SSLError, OSError)):
+            if log is not None:
+                log.write(f"[sandbox {self.region}] connection failed: {exc}\n")
+                log.flush()
+            return
+        if log is not None:
+            traceback.print_exc(file=log)
+        else:
+            super().handle_error(request, client_address)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:
@@ -354,14 +405,21 @@ class _RegionHTTPServer(ThreadingHTTPServer):
 
 
 class RegionServer:
-    """The HTTP server of one region, serving on ``host:port`` (0 = a free port) in a thread."""
+    """The HTTP server of one region, serving on ``host:port`` (0 = a free port) in a thread;
+    HTTPS with ``tls`` (a server-side ``ssl.SSLContext`` holding the certificate)."""
 
     def __init__(
-        self, pipeline: RequestPipeline, region: str, host: str = "127.0.0.1", port: int = 0
+        self,
+        pipeline: RequestPipeline,
+        region: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
     ):
         require_loopback(host)
         self.region = region
-        self._httpd = _RegionHTTPServer((host.strip("[]"), port), pipeline, region)
+        self.tls = tls
+        self._httpd = _RegionHTTPServer((host.strip("[]"), port), pipeline, region, tls)
         self._thread: threading.Thread | None = None
         self.host = host
 
@@ -372,9 +430,12 @@ class RegionServer:
 
     @property
     def url(self) -> str:
-        """``http://HOST:PORT`` (IPv6 hosts in brackets)."""
+        """``http://HOST:PORT`` (``https`` with TLS; IPv6 hosts in brackets)."""
         host = self.host.strip("[]")
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return (
+            f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
+        )
 
     def start(self) -> None:
         """Serve in a daemon thread."""

@@ -39,7 +39,9 @@ _MAX_SORTED = 16
 @dataclass
 class DataSet:
     """Everything the sandbox serves. Alerts are Alert objects or OpsGenie-shaped dicts; the rest
-    are OpsGenie-shaped dicts (users carry ``userContacts``; schedules may carry ``overrides``)."""
+    are OpsGenie-shaped dicts (users carry ``userContacts``; schedules may carry ``overrides``;
+    saved searches are ``{id, name, query, description?, owner?, teams?, createdAt?,
+    updatedAt?}``)."""
 
     alerts: list[Any] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -48,6 +50,7 @@ class DataSet:
     schedules: list[dict[str, Any]] = field(default_factory=list)
     forwardings: list[dict[str, Any]] = field(default_factory=list)
     account: dict[str, Any] = field(default_factory=dict)
+    saved_searches: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Index:
@@ -133,6 +136,9 @@ class SandboxStore:
             self._esc_by_name = {e["name"]: e for e in self._escalations}
             self._sched_by_id = {s["id"]: s for s in self._schedules}
             self._sched_by_name = {s["name"]: s for s in self._schedules}
+            self._saved = [dict(s) for s in data.saved_searches]
+            self._saved_by_id = {s["id"]: s for s in self._saved}
+            self._saved_by_name = {s["name"]: s for s in self._saved}
             self.replace_alerts(data.alerts)
 
     def replace_alerts(self, alerts: Iterable[Any]) -> None:
@@ -144,6 +150,7 @@ class SandboxStore:
             for seq, item in enumerate(alerts):
                 if isinstance(item, Alert):
                     item.seq = seq
+                    item.ensure_ack_time()
                     item.invalidate()
                     built.append(item)
                 else:
@@ -210,6 +217,7 @@ class SandboxStore:
             alert.sub_ns.pop("updatedAt", None)
             if sub:
                 alert.sub_ns["updatedAt"] = sub
+            alert.ensure_ack_time()
             alert.invalidate()
             self._by_tiny[alert.tinyId] = alert
             if "alias" in changes or alert.alias not in self._by_alias:
@@ -456,6 +464,17 @@ class SandboxStore:
     def find_escalation(self, esc_id: str = "", name: str = "") -> dict[str, Any] | None:
         """An escalation by id, else by name."""
         return self._esc_by_id.get(esc_id) or self._esc_by_name.get(name)
+
+    def saved_search_list(self) -> list[dict[str, Any]]:
+        """The saved searches themselves (shared, read-only)."""
+        return self._saved
+
+    def find_saved_search(
+        self, identifier: str, identifier_type: str = "id"
+    ) -> dict[str, Any] | None:
+        """A saved search by id (``identifier_type="id"``, OpsGenie's default) or by name."""
+        table = self._saved_by_name if identifier_type == "name" else self._saved_by_id
+        return table.get(identifier)
 
     def find_schedule(self, identifier: str, identifier_type: str = "id") -> dict[str, Any] | None:
         """A schedule by id (``identifier_type="id"``, OpsGenie's default) or by name."""
