@@ -260,6 +260,59 @@ class OpsGenieClient:
         }
         return self.get(["schedules", identifier, "on-calls"], params)
 
+    def get_schedule(self, identifier: str, *, identifier_type: str = "name") -> dict:
+        """``GET /v2/schedules/{identifier}?identifierType=name|id``: ``data = {id, name,
+        description, timezone, enabled, ownerTeam?, rotations}``."""
+        return self.get(["schedules", identifier], {"identifierType": identifier_type})
+
+    def get_next_on_calls(
+        self,
+        identifier: str,
+        *,
+        identifier_type: str = "name",
+        flat: bool | None = None,
+        date: str | None = None,
+    ) -> dict:
+        """``GET /v2/schedules/{identifier}/next-on-calls?scheduleIdentifierType=...``.
+
+        ``data = {_parent, nextOnCallRecipients, exactNextOnCallRecipients}`` (participant trees)
+        or, with ``flat``, ``{_parent, nextOnCallParticipants, exactNextOnCallParticipants}``
+        (usernames). The identifier-type parameter is ``scheduleIdentifierType`` here.
+        """
+        params: Params = {
+            "scheduleIdentifierType": identifier_type,
+            "flat": None if flat is None else ("true" if flat else "false"),
+            "date": date,
+        }
+        return self.get(["schedules", identifier, "next-on-calls"], params)
+
+    def list_on_calls(self, *, flat: bool | None = None, date: str | None = None) -> dict:
+        """``GET /v2/schedules/on-calls[?flat=&date=]``: ``data = [{_parent,
+        onCallParticipants | onCallRecipients}]``, one item per schedule."""
+        params: Params = {
+            "flat": None if flat is None else ("true" if flat else "false"),
+            "date": date,
+        }
+        return self.get(["schedules", "on-calls"], params)
+
+    def get_team(self, identifier: str, *, identifier_type: str = "name") -> dict:
+        """``GET /v2/teams/{identifier}?identifierType=name|id``: ``data = {id, name,
+        description, members: [{user: {id, username}, role}]}``."""
+        return self.get(["teams", identifier], {"identifierType": identifier_type})
+
+    def list_teams(self) -> dict:
+        """``GET /v2/teams``: ``data = [{id, name, description}]``."""
+        return self.get(["teams"])
+
+    def get_escalation(self, identifier: str, *, identifier_type: str = "name") -> dict:
+        """``GET /v2/escalations/{identifier}?identifierType=name|id``: ``data = {id, name,
+        description, ownerTeam?, rules: [{condition, notifyType, delay, recipient}], repeat?}``."""
+        return self.get(["escalations", identifier], {"identifierType": identifier_type})
+
+    def list_escalations(self) -> dict:
+        """``GET /v2/escalations``: ``data = [escalation]`` (see ``get_escalation``)."""
+        return self.get(["escalations"])
+
     def get_user(self, identifier: str, *, expand_contacts: bool = False) -> dict:
         """``GET /v2/users/{id or username}``: ``data = {id, username, fullName, role, timeZone?, ...}``."""
         return self.get(["users", identifier], {"expand": "contact" if expand_contacts else None})

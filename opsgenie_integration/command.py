@@ -63,11 +63,14 @@ class CommandResult:
         raw_data: OpsGenie's answer(s) (a list when several calls were made).
         outputs: the command's own keys of the envelope (see the manifest's outputs).
         error: set when the command ran but its outcome is a failure (Test Connection).
+        readable: what a person reads (Markdown: a sentence, a table; see ``readable``), the
+            envelope's ``readable``; None: a summary of ``outputs`` is written instead.
     """
 
     raw_data: Any
     outputs: dict[str, Any] = field(default_factory=dict)
     error: OpsGenieIntegrationError | None = None
+    readable: str | None = None
 
 
 Handler = Callable[[CommandContext], CommandResult]

@@ -402,9 +402,11 @@ class Integration:
             )
             result = registered.handler(context)
             if result.error is not None:
-                envelope = env.failure(display, result.error, result.raw_data, result.outputs)
+                envelope = env.failure(
+                    display, result.error, result.raw_data, result.outputs, result.readable
+                )
             else:
-                envelope = env.success(display, result.raw_data, result.outputs)
+                envelope = env.success(display, result.raw_data, result.outputs, result.readable)
         except OpsGenieIntegrationError as exc:
             envelope = env.failure(display, exc, exc.body)
         except Exception as exc:  # the last line of defence: a bug must not crash the host

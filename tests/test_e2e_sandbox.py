@@ -254,11 +254,35 @@ def test_key_of_the_other_region(integration_, sb):
         (
             READ_ONLY,
             {"Fetch Event"},
-            {"Get On-call User", "Get Schedules", "Get Schedule Timeline", "Get Single User"},
+            {
+                "Get On-call User",
+                "Get Schedules",
+                "Get Schedule Timeline",
+                "Get Single User",
+                "Get Next On-call User",
+                "Get On-call Users Across Schedules",
+                "Is User On Call",
+                "Get Team",
+                "List Teams",
+                "Get Escalation",
+                "List Escalations",
+            },
         ),
         (
             CONFIG_ONLY,
-            {"Get On-call User", "Get Schedules", "Get Schedule Timeline", "Get Single User"},
+            {
+                "Get On-call User",
+                "Get Schedules",
+                "Get Schedule Timeline",
+                "Get Single User",
+                "Get Next On-call User",
+                "Get On-call Users Across Schedules",
+                "Is User On Call",
+                "Get Team",
+                "List Teams",
+                "Get Escalation",
+                "List Escalations",
+            },
             {"Fetch Event"},
         ),
     ],
@@ -277,6 +301,10 @@ def test_missing_rights(integration_, sb, key, can, cannot):
         "Get On-call User": {"Schedule Name": "Équipe Nuit"},
         "Get Schedule Timeline": {"Schedule Name": "Équipe Nuit"},
         "Get Single User": {"user": "user+oncall@example.com"},
+        "Get Escalation": {"Escalation": "Database_escalation"},
+        "Get Next On-call User": {"Schedule": "Équipe Nuit"},
+        "Get Team": {"Team": "ops_team"},
+        "Is User On Call": {"user": "user+oncall@example.com"},
     }.get(command, {})
     failed = run(integration_, sb, command, inputs, api_key=key)
     assert (

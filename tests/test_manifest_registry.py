@@ -22,12 +22,19 @@ from opsgenie_integration.manifest import ManifestError, load_manifest
 from opsgenie_integration.mapping import default_field_mapping
 from opsgenie_integration.registry import RegistryError, schema_drift
 
-SIX = [
+COMMANDS = [
     "fetch_event",
     "get_on_call_user",
     "get_schedules",
     "get_schedule_timeline",
     "get_single_user",
+    "get_next_on_call_user",
+    "get_on_call_users_across_schedules",
+    "is_user_on_call",
+    "get_team",
+    "list_teams",
+    "get_escalation",
+    "list_escalations",
     "test_connection",
 ]
 ALERT_ACTIONS = [
@@ -52,7 +59,7 @@ ALERT_ACTIONS = [
     "count_alerts",
     "get_request_status",
 ]
-ALL_IDS = SIX + ALERT_ACTIONS
+ALL_IDS = COMMANDS + ALERT_ACTIONS
 
 
 def test_manifest_declares_the_commands():
@@ -64,6 +71,13 @@ def test_manifest_declares_the_commands():
         "Get Schedules",
         "Get Schedule Timeline",
         "Get Single User",
+        "Get Next On-call User",
+        "Get On-call Users Across Schedules",
+        "Is User On Call",
+        "Get Team",
+        "List Teams",
+        "Get Escalation",
+        "List Escalations",
         "Test Connection",
         *[
             "Create Alert",

@@ -69,3 +69,16 @@ def emitted(stdout: TextIO) -> bool:
 def forget_emitted(stdout: TextIO) -> None:
     """Start (or end) one ``main`` call on ``stdout``."""
     _EMITTED.discard(id(stdout))
+
+
+def emit_text(stdout: TextIO, text: str) -> None:
+    """Print ``run``'s readable part (``--output table``) in place of its envelope, with the same
+    guard against signals as ``emit``; characters the stream cannot encode are escaped."""
+    hold_interrupts()
+    try:
+        text.encode("utf-8")  # lone surrogates (undecodable bytes in arguments) are no UTF-8
+        stdout.write(text + "\n")
+    except UnicodeEncodeError:
+        stdout.write(text.encode("ascii", "backslashreplace").decode("ascii") + "\n")
+    stdout.flush()
+    _EMITTED.add(id(stdout))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ..checkpoint import MAX_SEEN_IDS, Checkpoint, CheckpointError, query_digest
 from ..client import ALERT_PAGING_CAP
 from ..command import CommandContext, CommandResult, CommandSpec
+from ..readable import markdown_table
 from ..times import to_epoch_ms, utc_now
 from ._answers import input_error, user_time
 from .fetch_window import DEFAULT_LOOKBACK, SETTLE_MS, FetchWindowError, iso, read_after_cursor
@@ -129,7 +130,27 @@ def fetch_event(ctx: CommandContext) -> CommandResult:
             "has_more": more,
             "window": window,
         },
+        readable=_readable(events, window, more),
     )
+
+
+def _readable(events: list[Any], window: dict[str, str], more: bool) -> str:
+    """``N events updated from <start> to <end>.`` (and whether more are waiting), then a table
+    of the events' first six plain fields (at most 50 rows)."""
+    count = len(events)
+    text = (
+        f"{count} event{'s' if count != 1 else ''} updated from {window['start']} to "
+        f"{window['end']}"
+        + ("; more are waiting: call again with the checkpoint." if more else ".")
+    )
+    rows = [e for e in events if isinstance(e, dict)]
+    if not rows:
+        return text
+    columns = [k for k, v in rows[0].items() if v is None or isinstance(v, (str, int, float))][:6]
+    table = markdown_table(rows[:50], [(c, c) for c in columns])
+    if count > 50:
+        table += f"\n\n… and {count - 50} more."
+    return f"{text}\n\n{table}"
 
 
 def _field_mapping(ctx: CommandContext, enrich: bool = False) -> FieldMapping:

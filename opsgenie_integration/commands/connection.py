@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import errors
 from ..command import CommandContext, CommandResult, CommandSpec
+from ..readable import markdown_table
 
 #: What Test Connection calls to learn whether each command can run: probe -> (request shown,
 #: call). Each probe is the request (or the same endpoint family, same right and same team
@@ -25,6 +26,9 @@ PROBE_OF_COMMAND = {
     "get_schedules": "schedules",
     "get_schedule_timeline": "schedules",
     "get_single_user": "users",
+    "get_next_on_call_user": "schedules",
+    "get_on_call_users_across_schedules": "schedules",
+    "is_user_on_call": "users",
 }
 #: Probes of account-level endpoints: a team integration's key is refused on them by design.
 ACCOUNT_LEVEL = frozenset({"account", "users"})
@@ -102,13 +106,38 @@ def test_connection(ctx: CommandContext) -> CommandResult:
         "key_scope": "team" if team_key else "account",
         "account": account,
     }
-    return CommandResult(raw_data=raw, outputs=outputs, error=error)
+    return CommandResult(
+        raw_data=raw, outputs=outputs, error=error, readable=_readable(report, account, team_key)
+    )
 
 
 def _probe_of(command: Any) -> str | None:
     if command.id in PROBE_OF_COMMAND:
         return PROBE_OF_COMMAND[command.id]
     return {"read": "alerts", "configuration": "account"}.get(command.right)
+
+
+def _readable(
+    report: dict[str, dict[str, Any]], account: dict[str, Any] | None, team_key: bool = False
+) -> str:
+    """A sentence (the account, whether every command can run) and a table (Command, Right,
+    Can run, Reason)."""
+    blocked = [name for name, entry in report.items() if not entry["can_run"]]
+    where = f"Account {account['name']}" if account and account.get("name") else "The account"
+    if team_key:
+        where = "A team's API key"
+    if account and account.get("plan"):
+        where += f" (plan {account['plan']})"
+    verdict = (
+        "this API key can run every command."
+        if not blocked
+        else f"this API key cannot run {len(blocked)} of {len(report)} commands."
+    )
+    rows = [{"command": name, **entry} for name, entry in report.items()]
+    columns = [("command", "Command"), ("right", "Right"), ("can_run", "Can run")]
+    if blocked:
+        columns.append(("reason", "Reason"))
+    return f"{where}: {verdict}\n\n{markdown_table(rows, columns)}"
 
 
 def _account(body: dict) -> dict[str, Any]:

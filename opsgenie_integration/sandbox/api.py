@@ -22,7 +22,9 @@ Team-scoped keys (a team integration's key, ``KeyGrant.team`` set): account-leve
 the key's team (another team's alert answers 403/40301 like OpsGenie); the schedule list and
 ``/v2/schedules/on-calls`` hold only the schedules the team owns (``ownerTeam``), and any other
 schedule (including unowned ones) answers 403/40301 on every schedule route; ``/v2/teams`` holds
-the key's team only; saved searches are those shared with the team (``teams``), others 403.
+the key's team only (another team answers 403); ``/v2/escalations`` holds the escalations the team
+owns (another one answers 403); saved searches are those shared with the team (``teams``), others
+403.
 """
 
 from __future__ import annotations
@@ -177,6 +179,11 @@ ROUTES = (
         account_level=True,
     ),
     Route(("v2", "teams"), "configuration", "configuration", "list_teams"),
+    Route(("v2", "teams", "{identifier}"), "configuration", "configuration", "get_team"),
+    Route(("v2", "escalations"), "configuration", "configuration", "list_escalations"),
+    Route(
+        ("v2", "escalations", "{identifier}"), "configuration", "configuration", "get_escalation"
+    ),
     Route(("v2", "account"), "configuration", "configuration", "get_account", account_level=True),
 )
 
@@ -285,6 +292,9 @@ class Checker:
         if self.errors:
             message = "; ".join(f"{k}: {v}" for k, v in self.errors.items())
             raise ApiError(status, message, errors=dict(self.errors))
+
+
+_Checker = Checker  # the name other modules and branches use
 
 
 def _user_created(user: dict) -> int | None:
@@ -598,6 +608,132 @@ class OpsGenieApi:
             if not req.team or t.get("id") == req.team
         ]
         return {"data": data, "expandable": ["member"]}
+
+    def get_team(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/teams/{identifier}?identifierType=id|name``: ``{data: {id, name, description,
+        members: [{user: {id, username}, role}]}}``. Unknown team: 404."""
+        check = _Checker()
+        kind = check.choice(req, "identifierType", "id", ("id", "name"))
+        check.done()
+        ident = req.params["identifier"]
+        team = (
+            self.store.find_team(team_id=ident)
+            if kind == "id"
+            else self.store.find_team(name=ident)
+        )
+        if team is None:
+            raise ApiError(404, f"No team exists with {kind} [{ident}]")
+        if req.team and team.get("id") != req.team:
+            raise _team_forbidden()
+        return {"data": self._served_team(team)}
+
+    def _served_team(self, team: dict) -> dict[str, Any]:
+        members = []
+        for member in team.get("members") or []:
+            ref = member.get("user") or {}
+            user = self.store.find_user(ref.get("id", "")) or self.store.find_user(
+                ref.get("username", "")
+            )
+            if user is None:
+                continue
+            members.append(
+                {
+                    "user": {"id": user["id"], "username": user["username"]},
+                    "role": member.get("role", "user"),
+                }
+            )
+        out = {k: v for k, v in team.items() if k != "members"}
+        out["members"] = members
+        return out
+
+    def _served_recipient(self, recipient: dict) -> dict[str, Any]:
+        """An escalation rule's recipient as OpsGenie answers it: ``{type, id, username}`` for a
+        user, ``{type, id, name}`` for a team, schedule or escalation (names looked up)."""
+        kind = recipient.get("type", "")
+        out: dict[str, Any] = {"type": kind}
+        if kind == "user":
+            user = self.store.find_user(recipient.get("id", "")) or self.store.find_user(
+                recipient.get("username", "")
+            )
+            out["id"] = user["id"] if user else recipient.get("id", "")
+            out["username"] = user["username"] if user else recipient.get("username", "")
+        elif kind in ("team", "schedule", "escalation"):
+            found = {
+                "team": lambda: self.store.find_team(recipient.get("id", ""), ""),
+                "escalation": lambda: self.store.find_escalation(recipient.get("id", ""), ""),
+                "schedule": lambda: self.store.find_schedule(recipient.get("id", "")),
+            }[kind]()
+            if found is None and recipient.get("name"):
+                found = {
+                    "team": lambda: self.store.find_team("", recipient["name"]),
+                    "escalation": lambda: self.store.find_escalation("", recipient["name"]),
+                    "schedule": lambda: self.store.find_schedule(recipient["name"], "name"),
+                }[kind]()
+            out["id"] = found["id"] if found else recipient.get("id", "")
+            out["name"] = found["name"] if found else recipient.get("name", "")
+        return out
+
+    def _served_escalation(self, escalation: dict) -> dict[str, Any]:
+        rules = []
+        for rule in escalation.get("rules") or []:
+            delay = rule.get("delay") or {}
+            rules.append(
+                {
+                    "condition": rule.get("condition", "if-not-acked"),
+                    "notifyType": rule.get("notifyType", "default"),
+                    "delay": {
+                        "timeAmount": int(delay.get("timeAmount", 0)),
+                        "timeUnit": delay.get("timeUnit", "minutes"),
+                    },
+                    "recipient": self._served_recipient(rule.get("recipient") or {}),
+                }
+            )
+        out: dict[str, Any] = {
+            "id": escalation["id"],
+            "name": escalation["name"],
+            "description": escalation.get("description", ""),
+        }
+        if escalation.get("ownerTeam"):
+            out["ownerTeam"] = dict(escalation["ownerTeam"])
+        out["rules"] = rules
+        if escalation.get("repeat"):
+            out["repeat"] = dict(escalation["repeat"])
+        return out
+
+    def list_escalations(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/escalations``: ``{data: [{id, name, description, ownerTeam?, rules:
+        [{condition, notifyType, delay: {timeAmount, timeUnit}, recipient}], repeat?}]}`` (a team
+        key: the escalations its team owns)."""
+        return {
+            "data": [
+                self._served_escalation(e)
+                for e in self.store.escalations
+                if self._team_owns_escalation(req, e)
+            ]
+        }
+
+    @staticmethod
+    def _team_owns_escalation(req: ApiRequest, escalation: dict) -> bool:
+        """True for an account-wide key, or when the team key's team owns ``escalation``."""
+        return not req.team or (escalation.get("ownerTeam") or {}).get("id") == req.team
+
+    def get_escalation(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/escalations/{identifier}?identifierType=id|name``: ``{data: escalation}`` (see
+        list_escalations). Unknown escalation: 404."""
+        check = _Checker()
+        kind = check.choice(req, "identifierType", "id", ("id", "name"))
+        check.done()
+        ident = req.params["identifier"]
+        escalation = (
+            self.store.find_escalation(esc_id=ident)
+            if kind == "id"
+            else self.store.find_escalation(name=ident)
+        )
+        if escalation is None:
+            raise ApiError(404, f"Escalation with {kind} [{ident}] does not exist")
+        if not self._team_owns_escalation(req, escalation):
+            raise _team_forbidden()
+        return {"data": self._served_escalation(escalation)}
 
     def get_account(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/account``: ``{data: {name, userCount, plan: {maxUserCount, name, isYearly}}}``."""

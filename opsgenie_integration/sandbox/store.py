@@ -437,7 +437,8 @@ class SandboxStore:
 
     @property
     def escalations(self) -> list[dict[str, Any]]:
-        """Escalations: ``{id, name, rules: [{notifyType, delay: {timeAmount}, recipient}]}``."""
+        """Escalations: ``{id, name, description?, ownerTeam?, rules: [{condition?, notifyType,
+        delay: {timeAmount, timeUnit?}, recipient: {type, id}}], repeat?}``."""
         return [dict(e) for e in self._escalations]
 
     @property

@@ -14,6 +14,13 @@ ALL = [
     "Get Schedules",
     "Get Schedule Timeline",
     "Get Single User",
+    "Get Next On-call User",
+    "Get On-call Users Across Schedules",
+    "Is User On Call",
+    "Get Team",
+    "List Teams",
+    "Get Escalation",
+    "List Escalations",
     "Test Connection",
     *[
         "Create Alert",
@@ -38,8 +45,15 @@ ALL = [
         "Get Request Status",
     ],
 ]
-WRITES = [ALL[6], ALL[8], *ALL[9:21]]  # Create Alert, Delete Alert, the actions
-NEEDS_READ = ["Fetch Event", ALL[7], *ALL[21:]]  # Get Alert, the lists, Count, Request Status
+WRITES = [  # Test Connection cannot check their rights without writing
+    "Create Alert", "Delete Alert", "Acknowledge Alert", "Unacknowledge Alert", "Close Alert",
+    "Snooze Alert", "Escalate Alert", "Assign Alert", "Add Responder", "Add Note", "Add Tags",
+    "Remove Tags", "Add Details", "Remove Details",
+]  # fmt: skip
+ALERT_READS = ["Get Alert", "List Alert Notes", "List Alert Logs", "List Alert Recipients",
+               "Count Alerts", "Get Request Status"]  # fmt: skip
+NEEDS_READ = ["Fetch Event", *ALERT_READS]
+CONFIGURATION = [n for n in ALL if n not in ("Test Connection", *WRITES, *NEEDS_READ)]
 
 
 USERS = {"data": [], "totalCount": 0, "took": 0.01, "requestId": "u-1"}
@@ -123,8 +137,7 @@ def test_test_connection_names_commands_a_read_only_key_cannot_run(integration, 
         "Message: This API key cannot run: "
     )
     assert error["message"] == (
-        "This API key cannot run: Get On-call User, Get Schedules, Get Schedule Timeline, "
-        "Get Single User (missing right: Configuration access)."
+        f"This API key cannot run: {', '.join(CONFIGURATION)} (missing right: Configuration access)."
     )
     assert error["code"] == 40301 and error["status_code"] == 403 and error["type"] == "forbidden"
     assert error["request_id"] == load_fixture("error_403_40301.json")["requestId"]
