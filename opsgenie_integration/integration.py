@@ -421,14 +421,16 @@ class Integration:
             if owned is not None:
                 owned.close()
         try:
-            envelope = redactor.value(envelope)
+            envelope = hide_secrets(envelope, redactor, known=definition is not None)
         except RecursionError:  # an answer nested beyond reason: keep the outcome, drop the data
             deep = OpsGenieIntegrationError(
                 "OpsGenie's answer is nested too deeply to be returned.",
                 hint="Check the Server URL: something other than OpsGenie may have answered.",
                 error_type="bad_response",
             )
-            envelope = redactor.value(env.failure(display, deep, None))
+            envelope = hide_secrets(
+                env.failure(display, deep, None), redactor, known=definition is not None
+            )
         try:
             self.plugin_manager.hook.opsgenie_after_command(
                 command=display, envelope=envelope, seconds=time.monotonic() - started
@@ -450,6 +452,33 @@ def closest_command(command: Any, known: Iterable[CommandDefinition]) -> str | N
     wanted = " ".join(str(command).lower().replace("_", " ").replace("-", " ").split())
     close = difflib.get_close_matches(wanted, list(folded), n=1, cutoff=0.75)
     return folded[close[0]] if close else None
+
+
+#: Error-tab fields that hold only the integration's own vocabulary (never OpsGenie's or the
+#: user's text): a short secret that happens to spell part of them must not corrupt them.
+_FIXED_ERROR_FIELDS = frozenset({"type", "retryable", "status_code", "code"})
+
+
+def hide_secrets(envelope: dict[str, Any], redactor: Redactor, *, known: bool) -> dict[str, Any]:
+    """``envelope`` with every secret hidden, except in what the integration itself wrote from
+    fixed words: ``return_data``, the error's ``type`` and status, and, for a ``known`` command
+    (its display name comes from the manifest, not from the caller), ``command`` and the
+    error's ``failure_indicator``. So an API key of ``Fail`` cannot turn ``Failed`` into
+    ``[REDACTED]ed`` while any text that could carry it is still hidden."""
+    fixed_top = {"return_data", "command"} if known else {"return_data"}
+    fixed_error = _FIXED_ERROR_FIELDS | ({"failure_indicator"} if known else set())
+    hidden: dict[str, Any] = {}
+    for key, value in envelope.items():
+        if key in fixed_top:
+            hidden[key] = value
+        elif key == "error" and isinstance(value, dict):
+            hidden[key] = {
+                name: field if name in fixed_error else redactor.value(field)
+                for name, field in value.items()
+            }
+        else:
+            hidden[key] = redactor.value(value)
+    return hidden
 
 
 def unknown_command(command: Any, known: Iterable[CommandDefinition]) -> InputError:

@@ -200,3 +200,17 @@ def test_a_plugin_output_that_is_not_plain_json_is_still_redacted_when_printed()
     out = io.StringIO()
     print_json(out, Redactor([KEY]).value(envelope))
     assert _leaks(out.getvalue()) == []
+
+
+@pytest.mark.parametrize("key", ["Fail", "Failed", "Get Schedules", "Schedules", "onfiguration"])
+def test_a_short_key_that_spells_the_envelope_s_own_words_leaves_them_intact(key):
+    integration = Integration.load(entry_points=False)
+    envelope = integration.run(
+        "Get Schedules", {}, {"server_url": "https://", "api_key": key, "max_retry_time": 0}
+    )
+    assert envelope["return_data"] == "Failed" and envelope["command"] == "Get Schedules"
+    assert envelope["error"]["failure_indicator"] == "Get Schedules failed."
+    assert envelope["error"]["type"] == "configuration"
+    assert key not in json.dumps(
+        {k: v for k, v in envelope["error"].items() if k in ("message", "text", "hint")}
+    )
