@@ -23,6 +23,7 @@ from typing import IO
 from .ratelimits import RATE_LIMIT_DOMAINS
 from .sandbox import Sandbox
 from .timefmt import TimeFormatError, to_ms
+from .writes import DEFAULT_WRITE_DELAY
 
 
 def _rate_limit(text: str) -> tuple[str, float | None, float | None]:
@@ -58,6 +59,16 @@ def _fraction(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("expected a fraction between 0 and 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0.0 <= value <= 3600.0:
+        raise argparse.ArgumentTypeError("expected seconds between 0 and 3600")
     return value
 
 
@@ -118,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--config-only-key", metavar="K", help="also accept key K with Configuration access only"
     )
     p.add_argument(
+        "--write-delay",
+        type=_seconds,
+        default=DEFAULT_WRITE_DELAY,
+        metavar="SECONDS",
+        help="seconds before a write (202) is processed and its request status known "
+        f"(default {DEFAULT_WRITE_DELAY}; 0 = at once)",
+    )
+    p.add_argument(
         "--team-key",
         type=_team_key,
         action="append",
@@ -167,6 +186,7 @@ def main(
             port=args.port,
             regions=regions,
             log=None if args.quiet else stderr,
+            write_delay=args.write_delay,
             tls=tls,
         )
         for key, rights in (
