@@ -175,7 +175,8 @@ class Integration:
         Args:
             settings: ``server_url``, ``api_key`` (literal or reference), ``api_version``,
                 ``timeout`` (s), ``max_retry_time`` (s), ``proxy`` (URL or reference),
-                ``ca_bundle`` (PEM path), ``verify_tls``, ``date_format``, ``time_zone``;
+                ``ca_bundle`` (PEM path), ``verify_tls``, ``date_format``, ``time_zone``,
+                ``request_wait`` (s);
                 display names are accepted too. Absent proxy / CA settings fall back to the
                 environment (``network.resolve_network``).
             session: a ``requests.Session`` to use (tests).
@@ -246,6 +247,7 @@ class Integration:
                 values["api_version"],
                 timeout=values["timeout"],
                 max_retry_time=values["max_retry_time"],
+                request_wait=values["request_wait"],
                 session=session,
                 network=network,
                 redactor=redactor,
