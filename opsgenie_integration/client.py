@@ -3,8 +3,10 @@
 The client knows HTTP and OpsGenie's endpoints, nothing of commands, the envelope or the CLI.
 One ``requests.Session`` per connection; ``Authorization: GenieKey <key>``; a ``(connect, read)``
 timeout on every call; path identifiers percent-encoded as one segment; query values passed as
-``params`` so the HTTP library encodes them (``+`` becomes ``%2B``); retries as in ``retry.py``.
-Every failure is raised as one of the exceptions of ``errors.py``. The proxy, CA bundle and TLS
+``params`` so the HTTP library encodes them (``+`` becomes ``%2B``); retries as in ``retry.py``
+(a write only on 429 and on a connection that failed before sending). Every failure is raised as
+one of the exceptions of ``errors.py``; a write that may have been applied (5xx, no whole answer
+after sending) as ``errors.OutcomeUnknownError``. The proxy, CA bundle and TLS
 verification come from ``network.NetworkSettings`` (settings, else the environment), never from
 ``requests``' own environment handling (``trust_env`` is off): one behaviour for every request.
 With ``-v`` (INFO) each request logs one line: method, path (no query, no key), status, time.
@@ -132,6 +134,8 @@ class OpsGenieClient:
         api_version: path version segment, ``v2``.
         timeout: read timeout per request, s (the connect timeout is 5 s).
         max_retry_time: seconds of waiting between retries allowed per request; 0 = no retries.
+        request_wait: seconds an alert write waits at most for OpsGenie to process it (read by
+            the commands' request tracking); 0 = do not wait.
         session: an existing ``requests.Session`` to use (tests); a new one otherwise.
         network: proxy, CA bundle and verification (``network.resolve_network``); None = direct,
             the bundled public CAs, verification on.
@@ -155,6 +159,7 @@ class OpsGenieClient:
         *,
         timeout: float = 30.0,
         max_retry_time: float = 60.0,
+        request_wait: float = 10.0,
         session: requests.Session | None = None,
         network: NetworkSettings | None = None,
         redactor: Redactor | None = None,
@@ -168,6 +173,7 @@ class OpsGenieClient:
         self.base_url = normalize_server_url(server_url)
         self.api_version = api_version
         self.timeout = (CONNECT_TIMEOUT, float(timeout))
+        self.request_wait = float(request_wait)
         self._api_key = api_key
         # pieces of OpsGenie's answers quoted in error messages pass the connection's redactor
         self._redactor = redactor if redactor is not None else Redactor([api_key])
@@ -387,15 +393,42 @@ class OpsGenieClient:
         return f"{self.base_url}/{self.api_version}/{path}"
 
     def get(self, segments: list[str], params: Params | None = None) -> dict:
-        """GET an endpoint and return the decoded JSON answer.
+        """GET an endpoint and return the decoded JSON answer (see ``request``)."""
+        return self.request("GET", segments, params)
 
-        ``None`` parameter values are not sent.
+    def request(
+        self,
+        method: str,
+        segments: list[str],
+        params: Params | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict:
+        """Send ``method`` to ``/<version>/<segments>`` and return the decoded JSON answer.
+
+        ``None`` parameter values are not sent; ``body`` goes as JSON. A write (any method but GET)
+        is retried only on 429 and on a connection that failed before sending.
 
         Raises:
             errors.APIError subclass: OpsGenie answered with an error status, or a 2xx body that is
                 empty or not JSON (``BadResponseError``).
+            errors.OutcomeUnknownError: a write answered 5xx, or sent without a whole answer.
             errors.TransportError: no answer (refused, reset, timeout).
         """
+        if method == "GET":
+            return self._send(method, segments, params, body)
+        try:
+            return self._send(method, segments, params, body)
+        except (errors.ServerError, errors.TransportError) as exc:
+            if getattr(exc, "not_sent", False):
+                raise
+            path = urlsplit(self.url_for(segments)).path
+            raise errors.OutcomeUnknownError(
+                f"{method} {path}", exc, request_id=exc.request_id
+            ) from None
+
+    def _send(
+        self, method: str, segments: list[str], params: Params | None, body: dict[str, Any] | None
+    ) -> dict:
         url = self.url_for(segments)
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         path = urlsplit(url).path
@@ -406,45 +439,61 @@ class OpsGenieClient:
             with quiet:
                 if not self.network.verify_tls:
                     warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                response = self.session.get(
-                    url, params=clean, timeout=self.timeout, stream=True, allow_redirects=False
+                response = self.session.request(
+                    method,
+                    url,
+                    params=clean,
+                    json=body,
+                    timeout=self.timeout,
+                    stream=True,
+                    allow_redirects=False,
                 )
                 try:
                     body_text = self._read_body(response, started, path)
                 finally:
                     response.close()
-        except requests.exceptions.SSLError as exc:
-            raise self._tls_error(exc) from None
-        except requests.exceptions.ProxyError as exc:
-            raise self._proxy_error(exc) from None
+        except (requests.exceptions.SSLError, requests.exceptions.ProxyError) as exc:
+            ssl = isinstance(exc, requests.exceptions.SSLError)
+            error = self._tls_error(exc) if ssl else self._proxy_error(exc)
+            error.not_sent = True  # type: ignore[attr-defined]  # the request never left
+            raise error from None
         except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
-            if not _is_timeout(exc):
+            if not _is_timeout(exc) and (method == "GET" or _not_sent(exc)):
                 if self.proxy is not None:  # the proxy is what this host connects to
                     raise self._proxy_error(exc) from None
                 raise _connection_error(exc, self.base_url, path) from None
+            if not _is_timeout(exc):
+                raise errors.TransportError(
+                    f"The connection broke before OpsGenie answered {method} {path}.",
+                    hint="A proxy or OpsGenie closed the connection; try again.",
+                ) from None
             if self.proxy is not None:
-                raise errors.RequestTimeoutError(
-                    f"No answer to GET {path} came through the proxy {self._proxy_note()} "
+                timeout = errors.RequestTimeoutError(
+                    f"No answer to {method} {path} came through the proxy {self._proxy_note()} "
                     f"within the timeout (connect {self.timeout[0]:g} s, read "
                     f"{self.timeout[1]:g} s, the whole status line and headers "
                     f"{self.timeout[1] * ANSWER_DEADLINE_FACTOR:g} s).",
                     hint="Check that the proxy runs and lets this host reach the Server URL (or "
                     "set NO_PROXY), or raise Timeout.",
-                ) from None
-            raise errors.RequestTimeoutError(
-                f"{self.SERVICE} did not answer GET {path} within the timeout "
+                )
+                timeout.not_sent = isinstance(exc, requests.exceptions.ConnectTimeout)  # type: ignore[attr-defined]
+                raise timeout from None
+            timeout = errors.RequestTimeoutError(
+                f"{self.SERVICE} did not answer {method} {path} within the timeout "
                 f"(connect {self.timeout[0]:g} s, read {self.timeout[1]:g} s).",
                 hint=f"Check the Server URL and the network path to {self.SERVICE}, or raise Timeout.",
-            ) from None
+            )
+            timeout.not_sent = isinstance(exc, requests.exceptions.ConnectTimeout)  # type: ignore[attr-defined]
+            raise timeout from None
         except requests.exceptions.RetryError:
             raise errors.TransportError(
-                f"GET {path} kept failing and the retries ran out.", hint=None
+                f"{method} {path} kept failing and the retries ran out.", hint=None
             ) from None
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
             via = f" (through the proxy {self._proxy_note()})" if self.proxy is not None else ""
             raise errors.RequestTimeoutError(
-                f"{self.SERVICE} stopped sending the answer to GET {path}{via} for longer than "
-                f"the read timeout ({self.timeout[1]:g} s).",
+                f"{self.SERVICE} stopped sending the answer to {method} {path}{via} for longer than the "
+                f"read timeout ({self.timeout[1]:g} s).",
                 hint=f"Check the network path to {self.SERVICE}, or raise Timeout.",
             ) from None
         except (
@@ -454,12 +503,12 @@ class OpsGenieClient:
             ConnectionError,
         ):
             raise errors.TransportError(
-                f"The connection was closed before the whole answer to GET {path} arrived.",
+                f"The connection was closed before the whole answer to {method} {path} arrived.",
                 hint=f"A proxy or {self.SERVICE} cut the answer short; try again.",
             ) from None
         except requests.exceptions.RequestException as exc:
             raise errors.TransportError(
-                f"GET {path} failed: {type(exc).__name__}.", hint=None
+                f"{method} {path} failed: {type(exc).__name__}.", hint=None
             ) from None
         elapsed = time.monotonic() - started
         retries = getattr(getattr(response, "raw", None), "retries", None)
@@ -469,13 +518,14 @@ class OpsGenieClient:
             k: v for k, v in response.headers.items() if k.lower().startswith("x-ratelimit-")
         }
         log.info(
-            "GET %s -> %s in %.3f s%s",
+            "%s %s -> %s in %.3f s%s",
+            method,
             path,
             response.status_code,
             elapsed,
             f" ({retried} retr{'y' if retried == 1 else 'ies'})" if retried else "",
         )
-        return self._decode(response, body_text, path, retried)
+        return self._decode(response, body_text, path, retried, method)
 
     def _retries_said(self, retried: int) -> str:
         """What the retries did, truthfully (none, or how many within the budget)."""
@@ -616,7 +666,14 @@ class OpsGenieClient:
         response._content_consumed = True  # read to the end: requests may pool the connection again
         return b"".join(chunks)
 
-    def _decode(self, response: requests.Response, raw: bytes, path: str, retried: int = 0) -> dict:
+    def _decode(
+        self,
+        response: requests.Response,
+        raw: bytes,
+        path: str,
+        retried: int = 0,
+        method: str = "GET",
+    ) -> dict:
         status = response.status_code
         content_type = response.headers.get("Content-Type", "")
         body: Any = _NOT_JSON
@@ -639,7 +696,7 @@ class OpsGenieClient:
             else:
                 what = "JSON that is not an object"
             raise errors.BadResponseError(
-                f"OpsGenie answered {status} to GET {path} with {what}.",
+                f"OpsGenie answered {status} to {method} {path} with {what}.",
                 status_code=status,
                 request_id=header_request_id,
                 path=path,
@@ -665,7 +722,10 @@ class OpsGenieClient:
             hint = "Check the Server URL (US https://api.opsgenie.com, EU https://api.eu.opsgenie.com)."
         if status == 422 and isinstance(errs, dict) and errs:
             hint = f"OpsGenie refused the value of: {', '.join(map(str, errs))}."
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {
+            "method": method,
+            "opsgenie_error_type": response.headers.get("X-Opsgenie-Errortype"),
+        }
         if cls is errors.RateLimitedError:
             kwargs["retry_after"] = _retry_after(response)
             kwargs["reason"] = response.headers.get("X-RateLimit-Reason") or None
@@ -723,12 +783,35 @@ def _is_timeout(exc: BaseException) -> bool:
     return False
 
 
+def _not_sent(exc: BaseException) -> bool:
+    """True when a connection error happened before the request was sent (refused, DNS, TLS
+    handshake, connect timeout): a write cannot have been applied."""
+    seen = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError),
+        ):
+            return True
+        reason = getattr(current, "reason", None)
+        nested = (
+            current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        )
+        current = reason if isinstance(reason, BaseException) else nested
+    text = str(exc)
+    return any(m in text for m in ("Connection refused", "Name or service not known", "resolution"))
+
+
 def _connection_error(exc: BaseException, base_url: str, path: str) -> errors.TransportError:
-    return errors.TransportError(
+    error = errors.TransportError(
         f"Could not connect to {base_url}: {_short_reason(exc)}.",
         hint="Check the Server URL (US https://api.opsgenie.com, EU https://api.eu.opsgenie.com) "
         "and that this host can reach it.",
     )
+    error.not_sent = _not_sent(exc)  # type: ignore[attr-defined]
+    return error
 
 
 def _body_chunks(response: requests.Response) -> Iterable[bytes]:

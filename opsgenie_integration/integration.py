@@ -182,7 +182,8 @@ class Integration:
                 ``site`` or ``cloud_id``, ``email``, ``api_token`` (literal or reference),
                 ``server_url`` (the gateway, https://api.atlassian.com unless given); for both
                 ``timeout`` (s), ``max_retry_time`` (s), ``proxy`` (URL or reference),
-                ``ca_bundle`` (PEM path), ``verify_tls``, ``date_format``, ``time_zone``;
+                ``ca_bundle`` (PEM path), ``verify_tls``, ``date_format``, ``time_zone``,
+                ``request_wait`` (s);
                 display names are accepted too. Absent proxy / CA settings fall back to the
                 environment (``network.resolve_network``).
             session: a ``requests.Session`` to use (tests).

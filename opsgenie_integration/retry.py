@@ -1,7 +1,9 @@
 """Retry policy for OpsGenie GETs, on urllib3's ``Retry`` machinery.
 
-What is retried: 429, 500, 502, 503, 504 and connection errors, on GET only (a write that may have
-reached the server is never retried automatically). How long it waits: the server's
+What is retried: on GET, 429, 500, 502, 503, 504, connection errors and a read that failed; on a
+write (POST, DELETE), only 429 (OpsGenie refused it unprocessed) and a connection that failed before
+the request was sent (urllib3's ``connect`` errors, retried whatever the method); a write that may
+have reached the server (a read error, a 5xx) is never retried automatically. How long it waits: the server's
 ``Retry-After`` or OpsGenie's ``X-RateLimit-Period-In-Sec`` when sent, else exponential backoff with
 jitter. Bounded twice: by the number of attempts and by the total time spent waiting; a server that
 asks for a longer wait than the time left ends the retries at once, and the last answer is
@@ -20,6 +22,8 @@ from urllib3.util.retry import Retry
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+WRITE_RETRY_STATUSES = frozenset({429})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RATE_LIMIT_PERIOD_HEADER = "X-RateLimit-Period-In-Sec"
 
 
@@ -42,6 +46,12 @@ class OpsGenieRetry(Retry):
         kw.setdefault("max_retry_time", self.max_retry_time)
         kw.setdefault("_deadline", self._deadline)
         return super().new(**kw)  # type: ignore[return-value]
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        """GET: as ``Retry`` (``allowed_methods``, ``status_forcelist``). A write: 429 only."""
+        if method and method.upper() in WRITE_METHODS:
+            return status_code in WRITE_RETRY_STATUSES
+        return super().is_retry(method, status_code, has_retry_after)
 
     def get_retry_after(self, response: Any) -> float | None:
         """Seconds the server asked to wait: ``Retry-After``, else ``X-RateLimit-Period-In-Sec``."""

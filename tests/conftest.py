@@ -116,7 +116,7 @@ def _record_requests(monkeypatch, request):
 
     def send(self, prepared, **kwargs):
         if str(prepared.headers.get("User-Agent", "")).startswith("opsgenie-integration/"):
-            _SENT.append((prepared.method, prepared.url))  # only the integration's own client
+            _SENT.append((prepared.method, prepared.url, prepared.body))  # the integration's own
         return original(self, prepared, **kwargs)
 
     monkeypatch.setattr(requests.Session, "send", send)
@@ -129,7 +129,7 @@ def _record_requests(monkeypatch, request):
     )
     if mocker is not None:  # requests-mock answers without calling Session.send: read its history
         sent += [
-            (r.method, r.url)
+            (r.method, r.url, r.body)
             for r in mocker.request_history
             if str(r.headers.get("User-Agent", "")).startswith("opsgenie-integration/")
         ]
@@ -140,14 +140,14 @@ def _record_requests(monkeypatch, request):
     )
     problems = []
     jsm_spec = None
-    for method, url in sent:
+    for method, url, body in sent:
         path = requests.utils.urlparse(url).path
         if jsm_contract.is_jsm_request(url):  # JSM Operations, its site, the Jira user API
             if jsm_spec is None:
                 jsm_spec = jsm_contract.load(shared_path())
             problems.extend(jsm_contract.check(jsm_spec, method, url))
         elif path.startswith(("/v2/", "/v1/")):
-            problems.extend(contract.check_request(spec, method, url))
+            problems.extend(contract.check_request(spec, method, url, body))
     if problems:
         pytest.fail(
             "requests outside the OpenAPI descriptions (OpsGenie's, JSM's):\n"

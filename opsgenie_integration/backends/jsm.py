@@ -206,7 +206,12 @@ class JsmClient(OpsGenieClient):
         return super().get(segments, params)
 
     def _decode(  # type: ignore[override]
-        self, response: requests.Response, raw: bytes, path: str, retried: int = 0
+        self,
+        response: requests.Response,
+        raw: bytes,
+        path: str,
+        retried: int = 0,
+        method: str = "GET",
     ) -> Any:
         status = response.status_code
         if status == 407:  # a proxy answering an http:// request in absolute form
@@ -226,7 +231,7 @@ class JsmClient(OpsGenieClient):
                 return body
             what = "an empty body" if not raw.strip() else "a body that is not JSON"
             raise errors.BadResponseError(
-                f"Jira Service Management answered {status} to GET {path} with {what}.",
+                f"Jira Service Management answered {status} to {method} {path} with {what}.",
                 status_code=status,
                 request_id=header_request_id,
                 path=path,
@@ -329,9 +334,12 @@ class JsmBackend:
             raise AttributeError(name)
 
         def unsupported(*args: Any, **kwargs: Any) -> Any:
+            what = name.replace("_", " ")
+            if name == "request" and len(args) >= 2 and isinstance(args[1], (list, tuple)):
+                what = f"{args[0]} /v2/{'/'.join(str(s) for s in args[1][:1])}/..."
             raise NotSupportedError(
-                f"{name.replace('_', ' ')} has no equivalent in the Jira Service Management "
-                "Operations read API this module uses.",
+                f"{what} has no equivalent in the Jira Service Management Operations read API "
+                "this module uses (alert writes and OpsGenie-only reads are not available there).",
                 hint="Run this command against an OpsGenie connection (platform: opsgenie).",
             )
 

@@ -25,6 +25,8 @@ PROBE_OF_COMMAND = {
 }
 #: Probes of account-level endpoints: a team integration's key is refused on them by design.
 ACCOUNT_LEVEL = frozenset({"account", "users"})
+#: Rights Test Connection cannot check without writing (their commands report can_run null).
+UNCHECKED_RIGHTS = ("create_update", "delete")
 
 
 def test_connection(ctx: CommandContext) -> CommandResult:
@@ -48,6 +50,9 @@ def test_connection(ctx: CommandContext) -> CommandResult:
     Outputs: ``commands`` ``{display name: {right, can_run, probe, scope?, reason?}}``,
     ``key_scope`` (``account`` or ``team``) and ``account`` (``{name, plan}``, None for a team
     key).
+
+    ``can_run`` is null for the writes (Create and update, Delete): only a write would show
+    whether the key has those rights, and Test Connection changes nothing.
     """
     client = ctx.client
     manifest = ctx.manifest
@@ -145,6 +150,10 @@ def _report(
         right_name = client.right_labels.get(command.right) or manifest.rights.get(
             command.right, command.right
         )
+        if command.right in UNCHECKED_RIGHTS:
+            reason = f"not checked: only a write would show whether the key has {right_name}"
+            report[command.name] = {"right": right_name, "can_run": None, "reason": reason}
+            continue
         probe = _probe_of(command)
         problem = results.get(probe) if probe else None
         entry: dict[str, Any] = {"right": right_name, "can_run": problem is None}

@@ -159,6 +159,8 @@ class Notification:
                     continue
                 if entry.get("can_run"):
                     lines.append(f"  {name}: can run ({entry.get('right')})")
+                elif entry.get("can_run") is None and "can_run" in entry:
+                    lines.append(f"  {name}: {entry.get('reason') or 'not checked'}")
                 else:
                     lines.append(
                         f"  {name}: CANNOT run - {entry.get('reason') or entry.get('right')}"

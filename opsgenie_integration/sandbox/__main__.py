@@ -27,6 +27,7 @@ from .auth import is_key_format_valid
 from .ratelimits import RATE_LIMIT_DOMAINS
 from .sandbox import Sandbox
 from .timefmt import TimeFormatError, to_ms
+from .writes import DEFAULT_WRITE_DELAY
 
 
 def _rate_limit(text: str) -> tuple[str, float | None, float | None]:
@@ -128,6 +129,16 @@ def _tls_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0.0 <= value <= 3600.0:
+        raise argparse.ArgumentTypeError("expected seconds between 0 and 3600")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options (also used by ``opsgenie-integration sandbox``)."""
     p = argparse.ArgumentParser(
@@ -212,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSM mode: the account e-mail (default sandbox.admin@example.com)",
     )
     p.add_argument(
+        "--write-delay",
+        type=_seconds,
+        default=DEFAULT_WRITE_DELAY,
+        metavar="SECONDS",
+        help="seconds before a write (202) is processed and its request status known "
+        f"(default {DEFAULT_WRITE_DELAY}; 0 = at once)",
+    )
+    p.add_argument(
         "--team-key",
         type=_team_key,
         action="append",
@@ -268,6 +287,7 @@ def main(
             log=None if args.quiet else stderr,
             platform=args.platform,
             **({"email": args.email} if args.email else {}),
+            write_delay=args.write_delay,
             tls=tls,
         )
         for key, rights in (

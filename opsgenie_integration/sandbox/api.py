@@ -4,9 +4,11 @@ Handlers return the answer without ``took``/``requestId`` (the server adds them)
 ApiError. Every route names the access right it needs and its rate-limit domain.
 
 Answers for bad parameters are 422 ``{"message": "<param>: <problem>", "errors": {param: problem}}``
-(several problems: the message joins them with ``; ``); unknown paths answer 404 JSON
-``{"message": "Requested resource does not exist!"}``; a method other than GET on a known path
-answers 405.
+(several problems: the message joins them with ``; ``); an empty value of a typed parameter
+(``order=``, ``identifierType=``, ``limit=``, ...) is refused like any other bad value; unknown
+paths answer 404 JSON ``{"message": "Requested resource does not exist!"}``; a method a known path
+does not serve answers 405 with ``Allow``. The alert writes and per-alert reads are in
+alert_api.py.
 
 Saved searches: ``GET /v2/alerts/saved-searches`` lists them (``{id, name}``),
 ``GET /v2/alerts/saved-searches/{identifier}?identifierType=id|name`` serves one, and the alert
@@ -42,6 +44,7 @@ from .store import SandboxStore
 from .timefmt import TimeFormatError, parse_iso, to_ms
 
 MAX_WINDOW = 20_000  # offset + limit cap of GET /v2/alerts
+INT32_MAX = 2**31 - 1  # the contract's int32 parameters
 
 
 class ApiError(Exception):
@@ -73,6 +76,9 @@ class ApiRequest:
     query: dict[str, list[str]]
     host: str
     params: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    request_id: str = ""
+    client: str = ""
     team: str | None = None  # the team id a team integration's key is limited to
     scheme: str = "http"
 
@@ -88,22 +94,61 @@ class ApiRequest:
 
 @dataclass(frozen=True)
 class Route:
-    """``pattern`` segments (``{name}`` captures one), access ``right``, rate-limit ``domain``;
-    ``account_level``: refused (403/40301) to a team integration's key."""
+    """``pattern`` segments (``{name}`` captures one), access ``right``, rate-limit ``domain``,
+    the ``handler`` method's name and the HTTP ``method`` (a write, any method but GET, answers
+    202); ``account_level``: refused (403/40301) to a team integration's key."""
 
     pattern: tuple[str, ...]
     right: str
     domain: str | None
     handler: str
+    method: str = "GET"
     account_level: bool = False
 
 
 ROUTES = (
     Route(("v2", "alerts"), "read", "search", "list_alerts"),
+    Route(("v2", "alerts"), "create_update", "alert", "create_alert", "POST"),
     Route(("v2", "alerts", "count"), "read", "search", "count_alerts"),
+    Route(("v2", "alerts", "requests", "{requestId}"), "read", None, "request_status"),
     Route(("v2", "alerts", "saved-searches"), "read", "search", "list_saved_searches"),
     Route(("v2", "alerts", "saved-searches", "{identifier}"), "read", "search", "get_saved_search"),
     Route(("v2", "alerts", "{identifier}"), "read", None, "get_alert"),
+    Route(("v2", "alerts", "{identifier}"), "delete", "alert", "delete_alert", "DELETE"),
+    *(
+        Route(
+            ("v2", "alerts", "{identifier}", action),
+            "create_update",
+            "alert",
+            "alert_action",
+            "POST",
+        )
+        for action in (
+            "acknowledge",
+            "unacknowledge",
+            "close",
+            "snooze",
+            "escalate",
+            "assign",
+            "responders",
+            "notes",
+            "tags",
+            "details",
+        )
+    ),  # fmt: skip
+    Route(("v2", "alerts", "{identifier}", "notes"), "read", "alert", "list_notes"),
+    Route(("v2", "alerts", "{identifier}", "logs"), "read", "alert", "list_logs"),
+    Route(("v2", "alerts", "{identifier}", "recipients"), "read", "alert", "list_recipients"),
+    *(
+        Route(
+            ("v2", "alerts", "{identifier}", what),
+            "create_update",
+            "alert",
+            "remove_from_alert",
+            "DELETE",
+        )
+        for what in ("tags", "details")
+    ),  # fmt: skip
     Route(("v2", "schedules"), "configuration", "configuration", "list_schedules"),
     Route(("v2", "schedules", "on-calls"), "configuration", "schedule_oncalls", "all_on_calls"),
     Route(("v2", "schedules", "{identifier}"), "configuration", "configuration", "get_schedule"),
@@ -125,20 +170,41 @@ ROUTES = (
         "schedule_oncalls",
         "next_on_calls",
     ),
-    Route(("v2", "users"), "configuration", "search", "list_users", True),
-    Route(("v2", "users", "{identifier}"), "configuration", "configuration", "get_user", True),
+    Route(("v2", "users"), "configuration", "search", "list_users", account_level=True),
+    Route(
+        ("v2", "users", "{identifier}"),
+        "configuration",
+        "configuration",
+        "get_user",
+        account_level=True,
+    ),
     Route(("v2", "teams"), "configuration", "configuration", "list_teams"),
     Route(("v2", "teams", "{identifier}"), "configuration", "configuration", "get_team"),
     Route(("v2", "escalations"), "configuration", "configuration", "list_escalations"),
     Route(
         ("v2", "escalations", "{identifier}"), "configuration", "configuration", "get_escalation"
     ),
-    Route(("v2", "account"), "configuration", "configuration", "get_account", True),
+    Route(("v2", "account"), "configuration", "configuration", "get_account", account_level=True),
 )
 
 
-def match_route(segments: list[str]) -> tuple[Route, dict[str, str]] | None:
-    """The first route matching the decoded ``segments`` and its captured parameters."""
+def match_route(
+    segments: list[str], method: str | None = None
+) -> tuple[Route, dict[str, str]] | None:
+    """The route for ``method`` (None: any) on the path of the decoded ``segments``, and its
+    captured parameters. The path is the first pattern in ROUTES that matches (literal segments
+    before captures: ``/v2/alerts/count`` is never the alert ``count``)."""
+    found = _match_pattern(segments)
+    if found is None:
+        return None
+    pattern, params = found
+    for route in ROUTES:
+        if route.pattern == pattern and (method is None or route.method == method):
+            return route, params
+    return None
+
+
+def _match_pattern(segments: list[str]) -> tuple[tuple[str, ...], dict[str, str]] | None:
     for route in ROUTES:
         if len(route.pattern) != len(segments):
             continue
@@ -151,12 +217,22 @@ def match_route(segments: list[str]) -> tuple[Route, dict[str, str]] | None:
             elif want != have:
                 break
         else:
-            return route, params
+            return route.pattern, params
     return None
 
 
-class _Checker:
-    """Collects parameter problems and raises one 422 with all of them."""
+def allowed_methods(segments: list[str]) -> list[str]:
+    """The methods served on the path of ``segments`` (empty: an unknown path)."""
+    found: list[str] = []
+    for method in ("GET", "POST", "DELETE"):
+        if match_route(segments, method) is not None:
+            found.append(method)
+    return found
+
+
+class Checker:
+    """Collects parameter problems and raises one 422 (or ``done``'s status) with all of them.
+    An empty value is a bad value (only an absent parameter takes the default)."""
 
     def __init__(self) -> None:
         self.errors: dict[str, str] = {}
@@ -168,7 +244,7 @@ class _Checker:
         self, req: ApiRequest, name: str, default: int, lo: int, hi: int | None = None
     ) -> int:
         raw = req.arg(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         if not re.fullmatch(r"[+-]?\d+", raw.strip()):
             self.fail(name, f"must be an integer, not [{raw}]")
@@ -182,7 +258,7 @@ class _Checker:
 
     def choice(self, req: ApiRequest, name: str, default: str, allowed: tuple[str, ...]) -> str:
         raw = req.arg(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         if raw not in allowed:
             self.fail(name, f"must be one of {', '.join(allowed)}, not [{raw}]")
@@ -191,7 +267,7 @@ class _Checker:
 
     def boolean(self, req: ApiRequest, name: str) -> bool:
         raw = req.arg(name)
-        if raw is None or raw == "":
+        if raw is None:
             return False
         if raw.lower() not in ("true", "false"):
             self.fail(name, f"must be true or false, not [{raw}]")
@@ -200,7 +276,7 @@ class _Checker:
 
     def date(self, req: ApiRequest, name: str, default: int) -> int:
         raw = req.arg(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         try:
             return parse_iso(raw, require_time=True)[0]
@@ -212,10 +288,13 @@ class _Checker:
             )
             return default
 
-    def done(self) -> None:
+    def done(self, status: int = 422) -> None:
         if self.errors:
             message = "; ".join(f"{k}: {v}" for k, v in self.errors.items())
-            raise ApiError(422, message, errors=dict(self.errors))
+            raise ApiError(status, message, errors=dict(self.errors))
+
+
+_Checker = Checker  # the name other modules and branches use
 
 
 def _user_created(user: dict) -> int | None:
@@ -300,17 +379,19 @@ class OpsGenieApi:
         self.store = store
         self.clock = clock
         self.schedules = ScheduleCalculator(store)
+        self.extra: Any = None  # an object with the handlers defined elsewhere (alert_api.py)
 
     def handle(self, route: Route, req: ApiRequest) -> dict[str, Any]:
         """Run ``route``'s handler. Returns the answer body (without took/requestId)."""
-        handler: Callable[[ApiRequest], dict[str, Any]] = getattr(self, route.handler)
+        owner = self if hasattr(self, route.handler) else self.extra
+        handler: Callable[[ApiRequest], dict[str, Any]] = getattr(owner, route.handler)
         return handler(req)
 
     # ------------------------------------------------------------------------------ alerts
     def list_alerts(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/alerts``: ``{data: [alert], paging: {next?, first, last}}``."""
-        check = _Checker()
-        offset = check.integer(req, "offset", 0, 0)
+        check = Checker()
+        offset = check.integer(req, "offset", 0, 0, INT32_MAX)
         limit = check.integer(req, "limit", 20, 1, 100)
         sort = check.choice(req, "sort", "createdAt", tuple(SORT_KEYS))
         order = check.choice(req, "order", "desc", ("asc", "desc"))
@@ -351,7 +432,7 @@ class OpsGenieApi:
     def _alert_query(self, req: ApiRequest) -> str:
         """The query the alert list and count run: the saved search's (``searchIdentifier``), the
         request's ``query`` and, for a team key, ``teams:<team id>``, ANDed."""
-        check = _Checker()
+        check = Checker()
         kind = check.choice(req, "searchIdentifierType", "id", ("id", "name"))
         check.done()
         saved = ""
@@ -381,14 +462,14 @@ class OpsGenieApi:
     def get_saved_search(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/alerts/saved-searches/{identifier}?identifierType=id|name``: ``{data: {id,
         name, createdAt, updatedAt, owner, teams, description, query}}``."""
-        check = _Checker()
+        check = Checker()
         kind = check.choice(req, "identifierType", "id", ("id", "name"))
         check.done()
         return {"data": dict(self._saved_search(req, req.params["identifier"], kind))}
 
     def get_alert(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/alerts/{identifier}?identifierType=id|alias|tiny``: ``{data: alert}``."""
-        check = _Checker()
+        check = Checker()
         kind = check.choice(req, "identifierType", "id", ("id", "alias", "tiny"))
         check.done()
         alert = self.store.get_alert(req.params["identifier"], kind)
@@ -407,7 +488,7 @@ class OpsGenieApi:
         return out
 
     def _schedule(self, req: ApiRequest, type_param: str) -> dict:
-        check = _Checker()
+        check = Checker()
         kind = check.choice(req, type_param, "id", ("id", "name"))
         check.done()
         ident = req.params["identifier"]
@@ -439,7 +520,7 @@ class OpsGenieApi:
     def timeline(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/schedules/{identifier}/timeline``: see ScheduleCalculator.timeline."""
         schedule = self._schedule(req, "identifierType")
-        check = _Checker()
+        check = Checker()
         interval = check.integer(req, "interval", 1, 1, 366)
         unit = check.choice(req, "intervalUnit", "weeks", ("days", "weeks", "months"))
         now = self.clock.now_ms()
@@ -450,7 +531,7 @@ class OpsGenieApi:
         return {"data": data, "expandable": ["base", "forwarding", "override"]}
 
     def _on_call_args(self, req: ApiRequest) -> tuple[bool, int]:
-        check = _Checker()
+        check = Checker()
         flat = check.boolean(req, "flat")
         date = check.date(req, "date", self.clock.now_ms())
         check.done()
@@ -495,9 +576,9 @@ class OpsGenieApi:
     def list_users(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/users?limit=&offset=&sort=|sortField=&order=&query=``:
         ``{data: [user], totalCount, paging}``."""
-        check = _Checker()
+        check = Checker()
         limit = check.integer(req, "limit", 100, 1, 500)
-        offset = check.integer(req, "offset", 0, 0)
+        offset = check.integer(req, "offset", 0, 0, INT32_MAX)
         sort_name = "sortField" if req.arg("sortField") else "sort"
         sort = check.choice(req, sort_name, "username", tuple(_USER_SORTS))
         order = check.choice(req, "order", "asc", ("asc", "desc"))

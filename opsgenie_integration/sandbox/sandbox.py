@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from .alert_actions import AlertActions
+from .alert_api import AlertEndpoints
 from .api import OpsGenieApi
 from .auth import RIGHTS, KeyRing
 from .clock import SandboxClock
@@ -25,6 +27,7 @@ from .ratelimits import RateLimits
 from .seed import load_data_file, seed_data
 from .server import RegionServer, RequestInfo, RequestPipeline, require_loopback
 from .store import SandboxStore
+from .writes import DEFAULT_WRITE_DELAY, WriteQueue
 
 REGIONS = ("us", "eu")
 PLATFORMS = ("opsgenie", "jsm")
@@ -40,7 +43,9 @@ class Sandbox:
     None); ``data_file``: JSON/YAML data replacing the seeded data; ``regions``: ``("us",)``,
     ``("eu",)`` or both, each its own server (``port`` is the first one's; the others take free
     ports); ``record_requests``: keep every RequestInfo in ``requests``; ``log``: a text stream for
-    request lines and tracebacks (None = silent); ``tls``: a server-side ``ssl.SSLContext`` (with
+    request lines and tracebacks (None = silent); ``write_delay``: seconds (real time) between a
+    write's 202 and its outcome (0 = processed before the 202 is sent; see writes.py);
+    ``tls``: a server-side ``ssl.SSLContext`` (with
     its certificate chain loaded) to serve HTTPS instead of HTTP on every region.
 
     ``platform="jsm"`` serves the same seeded data as Jira Service Management Operations instead
@@ -66,6 +71,7 @@ class Sandbox:
         platform: str = "opsgenie",
         email: str = JSM_EMAIL,
         cloud_id: str | None = None,
+        write_delay: float = DEFAULT_WRITE_DELAY,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         require_loopback(host)
@@ -96,6 +102,10 @@ class Sandbox:
         self._churn_paths: str | None = "/v2/alerts"
         self._churn_rng = random.Random(f"churn:{seed}")
         self.api = OpsGenieApi(self.store, self.clock)
+        integration_id = str(uuid.UUID(int=random.Random(f"integration:{seed}").getrandbits(128)))
+        self.writes = WriteQueue(self.clock, integration_id, write_delay)
+        self.actions = AlertActions(self.store, self.clock, self.api.schedules, integration_id)
+        self.api.extra = AlertEndpoints(self.store, self.clock, self.writes, self.actions)
         self.email = email
         self.cloud_id = cloud_id or str(uuid.uuid4())
         self.accounts = JsmAccounts()
@@ -123,6 +133,7 @@ class Sandbox:
             self._before_answer,
             self.requests if record_requests else None,
             log,
+            self.writes.process_due,
         )
         self._servers: dict[str, RegionServer] = {}
 
@@ -147,6 +158,7 @@ class Sandbox:
             for server in servers.values():
                 server.start()
             self._servers = servers
+            self.writes.start()
         return self
 
     def stop(self) -> None:
@@ -154,6 +166,7 @@ class Sandbox:
         servers, self._servers = self._servers, {}
         for server in servers.values():
             server.stop()
+        self.writes.stop()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -277,6 +290,17 @@ class Sandbox:
             if count <= 0 or (paths is not None and not raw_path.startswith(paths)):
                 return
             self.store.churn(self._churn_rng, count, self.clock.now_ms())
+
+    @property
+    def write_delay(self) -> float:
+        """Seconds (real time) between a write's 202 and its outcome; settable (0 = at once)."""
+        return self.writes.delay
+
+    @write_delay.setter
+    def write_delay(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the write delay must not be negative")
+        self.writes.delay = float(seconds)
 
     def info(self) -> dict[str, Any]:
         """A summary without secrets: regions and URLs, counts of alerts, users, schedules."""

@@ -1,8 +1,10 @@
 """The HTTP layer: one ThreadingHTTPServer per region (loopback only, HTTP/1.1 keep-alive, a
 Content-Length on every answer) and the per-request pipeline:
 
-record the request -> ``on_request`` hook -> faults (latency, replacing answers) -> route (404/405)
--> API key (422/401/403) -> rate limit (429) -> churn -> endpoint -> body faults -> send.
+record the request -> ``on_request`` hook -> faults (latency, replacing answers) -> writes whose
+delay has passed are processed -> API key (422/401, on every path and method) -> route (404) ->
+method (405 with ``Allow``, for any method, TRACE and HEAD included) -> right (403) -> rate limit
+(429) -> churn -> endpoint (200, 202 for a write) -> body faults -> send. A HEAD answer has no body.
 
 Every JSON answer carries ``took`` (seconds, float) and ``requestId`` (a UUID, also in the
 ``X-Request-ID`` header). An unexpected failure answers 500 JSON and prints a traceback on the
@@ -32,7 +34,7 @@ from socketserver import TCPServer
 from typing import IO, Any
 from urllib.parse import parse_qs, unquote
 
-from .api import ApiError, ApiRequest, OpsGenieApi, match_route
+from .api import ApiError, ApiRequest, OpsGenieApi, allowed_methods, match_route
 from .auth import KeyRing
 from .faults import Fault, FaultSet
 from .ratelimits import THROTTLED_MESSAGE, RateLimits
@@ -52,6 +54,7 @@ class RequestInfo:
     ``query`` (decoded, name -> list of values), ``headers`` (without Authorization), ``region``,
     ``target`` (the raw request target), ``received_ms`` (sandbox clock, epoch ms), the
     answered ``status`` (None until answered; None too when the connection was reset) and the
+    request ``body`` (bytes as received), the
     ``client`` address ``(host, port)`` the request came from (a proxy's, when one forwarded it)."""
 
     method: str
@@ -62,6 +65,7 @@ class RequestInfo:
     target: str
     received_ms: int
     status: int | None = None
+    body: bytes = b""
     client: tuple[str, int] | None = None
 
 
@@ -139,7 +143,9 @@ class RequestPipeline:
         before_answer: Callable[[str], None],
         requests: list[RequestInfo] | None,
         log: IO[str] | None = None,
+        process_due: Callable[[], object] | None = None,
     ) -> None:
+        self.process_due = process_due
         self.api = api
         self.keys = keys
         self.faults = faults
@@ -154,9 +160,11 @@ class RequestPipeline:
         started = time.perf_counter()
         target = handler.path
         raw_path, _, raw_query = target.partition("?")
-        length = int(handler.headers.get("Content-Length") or 0)
-        if length > 0:
-            handler.rfile.read(length)  # drain a body so the connection stays usable
+        try:
+            length = max(0, int(handler.headers.get("Content-Length") or 0))
+        except ValueError:
+            length = 0
+        body = handler.rfile.read(length) if length > 0 else b""  # the connection stays usable
         info = RequestInfo(
             method=handler.command,
             path=raw_path,
@@ -165,6 +173,7 @@ class RequestPipeline:
             region=region,
             target=target,
             received_ms=self.api.clock.now_ms(),
+            body=body,
             client=(str(handler.client_address[0]), int(handler.client_address[1])),
         )
         if self.requests is not None:
@@ -182,7 +191,9 @@ class RequestPipeline:
             if plan.replace is not None:
                 reply = fault_reply(plan.replace)
             else:
-                reply = self._answer(handler, region, raw_path, info.query, request_id, started)
+                reply = self._answer(
+                    handler, region, raw_path, info.query, request_id, started, body
+                )
         except Exception as exc:  # noqa: BLE001 - any failure must still answer, as a 500
             if self.log is not None:
                 traceback.print_exc(file=self.log)
@@ -200,21 +211,31 @@ class RequestPipeline:
         query: dict[str, list[str]],
         request_id: str,
         started: float,
+        body: bytes = b"",
     ) -> Reply:
+        if self.process_due is not None:
+            self.process_due()
+        authorization = handler.headers.get("Authorization")
+        failure = self.keys.check(authorization, region, None)  # authentication before routing
+        if failure is not None:
+            error = ApiError(failure.status, failure.message, failure.code)
+            return error_reply(error, request_id, started)
         segments = [unquote(s, errors="replace") for s in raw_path.split("/")[1:]]
-        found = match_route(segments)
+        found = match_route(segments, handler.command)
         if found is None:
-            return error_reply(
-                ApiError(404, "Requested resource does not exist!"), request_id, started
-            )
-        route, params = found
-        if handler.command != "GET":
+            allowed = allowed_methods(segments)
+            if not allowed:
+                return error_reply(
+                    ApiError(404, "Requested resource does not exist!"), request_id, started
+                )
             error = ApiError(
-                405, f"Method {handler.command} is not supported here", headers={"Allow": "GET"}
+                405,
+                f"Method {handler.command} is not supported here",
+                headers={"Allow": ", ".join(allowed)},
             )
             return error_reply(error, request_id, started)
-        header = handler.headers.get("Authorization")
-        failure = self.keys.check(header, region, route.right, route.account_level)
+        route, params = found
+        failure = self.keys.check(authorization, region, route.right, route.account_level)
         if failure is not None:
             error = ApiError(failure.status, failure.message, failure.code)
             return error_reply(error, request_id, started)
@@ -230,22 +251,26 @@ class RequestPipeline:
             )
         self.before_answer(raw_path)
         host = handler.headers.get("Host") or "{}:{}".format(*handler.server.server_address[:2])
-        grant = self.keys.grant(header)
+        grant = self.keys.grant(authorization)
         scheme = "https" if getattr(handler.server, "tls", None) is not None else "http"
+        client = str(handler.client_address[0]) if handler.client_address else ""
         request = ApiRequest(
             handler.command,
             segments,
             query,
             host,
             params,
+            body=body,
+            request_id=request_id,
+            client=client,
             team=grant.team if grant else None,
             scheme=scheme,
         )
         try:
-            body = self.api.handle(route, request)
+            answer = self.api.handle(route, request)
         except ApiError as error:
             return error_reply(error, request_id, started)
-        return json_reply(200, body, request_id, started)
+        return json_reply(200 if route.method == "GET" else 202, answer, request_id, started)
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, reply: Reply, body_fault: Fault | None) -> None:
@@ -257,6 +282,8 @@ class RequestPipeline:
             handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
+        if handler.command == "HEAD":
+            body = b""  # the headers of the answer, never its body
         if body_fault is not None and body_fault.kind == "reset":
             handler.wfile.write(body[: len(body) // 2])
             handler.wfile.flush()
@@ -289,6 +316,13 @@ class _Handler(BaseHTTPRequestHandler):
         server.pipeline.serve(self, server.region)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, OPTIONS, HEAD, ...) is answered by the pipeline too (a JSON 405
+        # with Allow) instead of http.server's HTML 501 page.
+        if name.startswith("do_") and name[3:].isalpha():
+            return self._serve
+        raise AttributeError(name)
 
     def version_string(self) -> str:
         return self.server_version

@@ -159,6 +159,7 @@ class SandboxStore:
             self._alerts = {}
             self._by_tiny = {}
             self._by_alias = {}
+            self._max_tiny = 0
             for alert in built:
                 self._register(alert)
             self._indexes = {f: _Index(f, built) for f in INDEXED_TIME_FIELDS}
@@ -170,6 +171,8 @@ class SandboxStore:
         self._alerts[alert.id] = alert
         self._by_tiny[alert.tinyId] = alert
         self._by_alias[alert.alias] = alert
+        if alert.tinyId.isdigit():
+            self._max_tiny = max(self._max_tiny, int(alert.tinyId))
 
     def _team_keys(self, team_ids: Iterable[str]) -> tuple[str, ...]:
         keys: list[str] = []
@@ -217,9 +220,40 @@ class SandboxStore:
             alert.ensure_ack_time()
             alert.invalidate()
             self._by_tiny[alert.tinyId] = alert
-            self._by_alias[alert.alias] = alert
+            if "alias" in changes or alert.alias not in self._by_alias:
+                self._by_alias[alert.alias] = alert  # a newer alert may have taken the alias
             alert.team_keys = self._team_keys(alert.teams)
             self._attach(alert)
+            self._changed()
+            return alert.render_full()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The store's re-entrant lock: hold it to read and change alerts as one step."""
+        return self._lock  # type: ignore[return-value]
+
+    def next_tiny_id(self) -> str:
+        """A tinyId no alert has: one more than the largest numeric tinyId."""
+        with self._lock:
+            return str(self._max_tiny + 1)
+
+    def find_alert(self, identifier: str, identifier_type: str = "id") -> Alert | None:
+        """The Alert record by id, tinyId (``tiny``) or alias, else None (treat as read-only)."""
+        table = {"id": self._alerts, "tiny": self._by_tiny, "alias": self._by_alias}[
+            identifier_type
+        ]
+        with self._lock:
+            return table.get(identifier)
+
+    def remove_alert(self, alert_id: str) -> dict[str, Any]:
+        """Delete an alert. Raises KeyError for an unknown id. Returns the alert as it was."""
+        with self._lock:
+            alert = self._alerts.pop(alert_id)
+            self._detach(alert)
+            if self._by_tiny.get(alert.tinyId) is alert:
+                del self._by_tiny[alert.tinyId]
+            if self._by_alias.get(alert.alias) is alert:
+                del self._by_alias[alert.alias]
             self._changed()
             return alert.render_full()
 

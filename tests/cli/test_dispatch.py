@@ -31,7 +31,7 @@ def test_commands_lists_the_commands_with_inputs():
         assert name in out
     status, out, _ = run_cli("commands", "--json")
     listed = json.loads(out)
-    assert [c["id"] for c in listed][0] == "fetch_event" and len(listed) == 13
+    assert [c["id"] for c in listed][0] == "fetch_event" and len(listed) == 33
     assert listed[0]["inputs"][2] == {
         "title": "Number of Event(s) Fetched",
         "id": "limit",

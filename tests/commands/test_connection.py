@@ -22,8 +22,38 @@ ALL = [
     "Get Escalation",
     "List Escalations",
     "Test Connection",
+    *[
+        "Create Alert",
+        "Get Alert",
+        "Delete Alert",
+        "Acknowledge Alert",
+        "Unacknowledge Alert",
+        "Close Alert",
+        "Snooze Alert",
+        "Escalate Alert",
+        "Assign Alert",
+        "Add Responder",
+        "Add Note",
+        "Add Tags",
+        "Remove Tags",
+        "Add Details",
+        "Remove Details",
+        "List Alert Notes",
+        "List Alert Logs",
+        "List Alert Recipients",
+        "Count Alerts",
+        "Get Request Status",
+    ],
 ]
-CONFIGURATION = [n for n in ALL if n not in ("Fetch Event", "Test Connection")]
+WRITES = [  # Test Connection cannot check their rights without writing
+    "Create Alert", "Delete Alert", "Acknowledge Alert", "Unacknowledge Alert", "Close Alert",
+    "Snooze Alert", "Escalate Alert", "Assign Alert", "Add Responder", "Add Note", "Add Tags",
+    "Remove Tags", "Add Details", "Remove Details",
+]  # fmt: skip
+ALERT_READS = ["Get Alert", "List Alert Notes", "List Alert Logs", "List Alert Recipients",
+               "Count Alerts", "Get Request Status"]  # fmt: skip
+NEEDS_READ = ["Fetch Event", *ALERT_READS]
+CONFIGURATION = [n for n in ALL if n not in ("Test Connection", *WRITES, *NEEDS_READ)]
 
 
 USERS = {"data": [], "totalCount": 0, "took": 0.01, "requestId": "u-1"}
@@ -57,7 +87,12 @@ def test_test_connection_with_every_right_is_successful(integration, conn):
     ]
     assert envelope["return_data"] == "Successful" and envelope["error"] is None
     assert list(envelope["commands"]) == ALL
-    assert all(c["can_run"] and "reason" not in c for c in envelope["commands"].values())
+    checked = {n: c for n, c in envelope["commands"].items() if c["can_run"] is not None}
+    assert all(c["can_run"] and "reason" not in c for c in checked.values())
+    unchecked = {n for n, c in envelope["commands"].items() if c["can_run"] is None}
+    assert unchecked == set(WRITES)
+    assert envelope["commands"]["Delete Alert"]["right"] == "Delete"
+    assert "not checked" in envelope["commands"]["Create Alert"]["reason"]
     assert envelope["commands"]["Fetch Event"]["right"] == "Read"
     assert envelope["commands"]["Fetch Event"]["probe"] == "GET /v2/alerts?limit=1"
     assert envelope["commands"]["Get Schedules"]["right"] == "Configuration access"
@@ -133,10 +168,11 @@ def test_test_connection_names_fetch_event_when_the_key_cannot_read(integration,
         mock_probes(m, alerts=FORBIDDEN)
         envelope = check_envelope(integration.run("Test Connection", {}, conn))
     assert envelope["error"]["message"] == (
-        "This API key cannot run: Fetch Event (missing right: Read)."
+        "This API key cannot run: Fetch Event, Get Alert, List Alert Notes, List Alert Logs, "
+        "List Alert Recipients, Count Alerts, Get Request Status (missing right: Read)."
     )
     can_run = {name: c["can_run"] for name, c in envelope["commands"].items()}
-    assert can_run == {name: name != "Fetch Event" for name in ALL}
+    assert can_run == {name: None if name in WRITES else name not in NEEDS_READ for name in ALL}
     assert envelope["account"] == {"name": "acme-soc", "plan": "Standard"}
 
 
