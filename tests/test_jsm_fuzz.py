@@ -54,7 +54,7 @@ answers = st.one_of(
 )
 statuses = st.sampled_from([200, 200, 200, 204, 400, 401, 403, 404, 422, 429, 500, 502])
 
-SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.no_contract
