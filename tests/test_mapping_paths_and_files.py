@@ -110,6 +110,10 @@ def test_the_fields_the_alert_list_lacks_are_named_with_their_alert_field(tmp_pa
         ("$..x", ()),
         ("$", ()),
         ("$.a[?", ()),  # does not parse: compile_path reports it
+        ("$.details | $.entity", ("details", "entity")),  # a union reads both sides
+        ("$.details where host", ("details",)),
+        ("($..x).details", ()),  # below a descendant: not the alert's own field
+        ("($.teams..x).details", ()),
     ],
 )
 def test_the_alert_fields_a_path_reads_that_the_list_lacks(path, fields):
