@@ -639,3 +639,30 @@ def test_verification_off_silences_the_warning_for_its_own_requests_only():
             m.get(ACCOUNT, json=OK)
             assert c.get_account() == OK
     assert warnings.filters == before  # no filter left behind for the rest of the process
+
+
+# -- writes ---------------------------------------------------------------------------------------
+def test_a_write_answered_5xx_may_have_been_applied(client):
+    with rm.Mocker() as m:
+        m.post(
+            f"{BASE}/v2/alerts",
+            status_code=503,
+            json={"message": "Busy", "requestId": "r-5", "took": 0},
+        )
+        with pytest.raises(errors.OutcomeUnknownError) as caught:
+            client.request("POST", ["alerts"], body={"message": "disk full"})
+    assert m.request_history[0].json() == {"message": "disk full"}
+    exc = caught.value
+    assert type(exc.cause) is errors.ServerError and exc.retryable is False
+    assert exc.message == (
+        "POST /v2/alerts: Busy; the write may have been applied; check Get Request Status with "
+        "requestId r-5."
+    )
+    assert exc.status_code == 503 and exc.request_id == "r-5"
+
+
+def test_a_write_refused_with_a_4xx_is_that_error(client):
+    with rm.Mocker() as m:
+        m.post(f"{BASE}/v2/alerts", status_code=422, json={"message": "Bad", "errors": {"x": "y"}})
+        with pytest.raises(errors.UnprocessableError):
+            client.request("POST", ["alerts"], body={"message": "m"})
