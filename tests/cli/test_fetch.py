@@ -180,7 +180,12 @@ def test_fetch_follow_picks_up_new_updates(tmp_path, mapping):
         conn = write_connection(tmp_path, sb)
 
         def later():
-            time.sleep(0.5)
+            # update only once the first page (30 events) is out: an update that lands before it
+            # would leave 30 distinct events, and --follow would wait for a 31st for ever
+            deadline = time.monotonic() + 60
+            while out.getvalue().count("\n") < 30 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.2)
             sb.store.update_alert(
                 "00000000-0000-4000-8000-000000000003", updated_at=sb.clock.now_ms() - 10_000
             )
