@@ -44,6 +44,16 @@ def _clock(text: str) -> int:
         ) from None
 
 
+def _latency(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("expected a finite delay, 0 or more")
+    return value
+
+
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -78,7 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--region", choices=("us", "eu", "both"), default="us", help="region(s) to serve"
     )
     p.add_argument(
-        "--latency", type=float, metavar="SECONDS", help="add this delay to every answer"
+        "--latency", type=_latency, metavar="SECONDS", help="add this delay to every answer"
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=_latency,
+        metavar="MS",
+        help="add this delay, in milliseconds, to every answer (adds up with --latency)",
     )
     p.add_argument(
         "--error-rate",
@@ -135,6 +151,7 @@ def main(
             port=args.port,
             regions=regions,
             log=None if args.quiet else stderr,
+            latency_ms=args.latency_ms,
         )
         for key, rights in (
             (args.read_only_key, ("read",)),

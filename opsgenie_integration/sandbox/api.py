@@ -7,6 +7,11 @@ Answers for bad parameters are 422 ``{"message": "<param>: <problem>", "errors":
 (several problems: the message joins them with ``; ``); a saved search (``searchIdentifier``) is
 never found (404); unknown paths answer 404 JSON ``{"message": "Requested resource does not
 exist!"}``; a method other than GET on a known path answers 405.
+
+``GET /v2/request-limits/`` (with or without the trailing slash) answers the configured
+per-domain rate limits (see ``ratelimits.RateLimits.published``); it is an account-level route:
+OpsGenie refuses it to a team integration's key (403, code 40301), which the key check does for
+every route marked ``account_level``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from urllib.parse import quote, urlencode
 from .alerts import SORT_KEYS
 from .clock import SandboxClock
 from .query import BOOL, KEYWORD, KEYWORDS, TEXT, TIME, Field, FieldTable, QueryError, compile_query
+from .ratelimits import RateLimits
 from .schedules import ScheduleCalculator
 from .store import SandboxStore
 from .timefmt import TimeFormatError, parse_iso, to_ms
@@ -69,12 +75,14 @@ class ApiRequest:
 
 @dataclass(frozen=True)
 class Route:
-    """``pattern`` segments (``{name}`` captures one), access ``right``, rate-limit ``domain``."""
+    """``pattern`` segments (``{name}`` captures one), access ``right`` (None: any valid key),
+    rate-limit ``domain``; ``account_level``: refused (403/40301) to a team integration's key."""
 
     pattern: tuple[str, ...]
-    right: str
+    right: str | None
     domain: str | None
     handler: str
+    account_level: bool = False
 
 
 ROUTES = (
@@ -106,6 +114,8 @@ ROUTES = (
     Route(("v2", "users", "{identifier}"), "configuration", "configuration", "get_user"),
     Route(("v2", "teams"), "configuration", "configuration", "list_teams"),
     Route(("v2", "account"), "configuration", "configuration", "get_account"),
+    Route(("v2", "request-limits", ""), None, None, "request_limits", account_level=True),
+    Route(("v2", "request-limits"), None, None, "request_limits", account_level=True),
 )
 
 
@@ -255,9 +265,12 @@ def _page_links(
 class OpsGenieApi:
     """The endpoint handlers over a store, a clock and a schedule calculator."""
 
-    def __init__(self, store: SandboxStore, clock: SandboxClock) -> None:
+    def __init__(
+        self, store: SandboxStore, clock: SandboxClock, rate_limits: RateLimits | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.schedules = ScheduleCalculator(store)
 
     def handle(self, route: Route, req: ApiRequest) -> dict[str, Any]:
@@ -449,3 +462,8 @@ class OpsGenieApi:
                 "plan": dict(plan),
             }
         }
+
+    def request_limits(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/request-limits/``: ``{data: {rateLimits: [{domain, limits: [{limit,
+        periodInSeconds}]}]}}``, the configured limits of each throttled domain."""
+        return {"data": {"rateLimits": self.rate_limits.published()}}
