@@ -11,7 +11,7 @@ when a page comes back short (``has_more`` false): its window lies in the past, 
 join it later (an alert updated meanwhile moves to "now", beyond every slice, and is read by the
 tail).
 
-Balance: the window starts as ``workers * SLICES_PER_WORKER`` slices of equal duration; when a
+Balance: the window starts as ``workers * SLICES_PER_WORKER`` slices of equal duration (one each); when a
 worker has nothing left to take, the next worker to finish a page of a slice with enough time
 left splits it at the middle of what it has not read (strictly after its cursor, so the alerts
 already returned at the cursor's millisecond stay with the slice that remembers them), and the
@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from .checkpoint import MAX_MS, Checkpoint, CheckpointError
 
 FORMAT = "opsgenie-integration/fetch-slices/1"
-#: Initial slices per worker (more balance, one short last page more per slice).
-SLICES_PER_WORKER = 2
+#: Initial slices per worker (each slice costs one short last page; idle workers split busy ones).
+SLICES_PER_WORKER = 1
 #: A slice is not split when less than twice this much of it is left unread, ms.
 MIN_SLICE_MS = 2_000
 #: Most slices a state may hold (a file beyond it is refused as damaged).

@@ -160,7 +160,7 @@ def test_no_split_when_too_little_is_left_or_nobody_waits():
 
 
 def test_release_and_stop():
-    board = SliceBoard.new(T0, T0 + HOUR, Q, None, 1)
+    board = SliceBoard.new(T0, T0 + HOUR, Q, None, 2)
     first = board.take(0)
     second = board.take(1)
     assert first is not second
