@@ -19,7 +19,7 @@ __all__ = ["Integration", "Connection", "__version__"]
 
 def __getattr__(name: str) -> Any:
     if name in ("Integration", "Connection"):
-        from . import integration
+        from . import integration  # lazy: start-up (`import opsgenie_integration` stays cheap)
 
         return getattr(integration, name)
     raise AttributeError(f"module 'opsgenie_integration' has no attribute {name!r}")

@@ -21,7 +21,6 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import FrozenSet, Optional
 
 PREFIX = "ck1."
 MAX_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
@@ -33,7 +32,7 @@ class CheckpointError(ValueError):
     """The string is not a checkpoint made by Fetch Event (or was made for another query)."""
 
 
-def query_digest(query: Optional[str]) -> str:
+def query_digest(query: str | None) -> str:
     """Short digest of a Search Condition (ends stripped, nothing else: spaces inside quotes matter)
     to tie a checkpoint to it."""
     return hashlib.sha256((query or "").strip().encode("utf-8", "surrogatepass")).hexdigest()[:16]
@@ -44,30 +43,39 @@ class Checkpoint:
     """Decoded checkpoint. ``updated_at`` and ``end`` are epoch ms (UTC)."""
 
     updated_at: int
-    seen_ids: FrozenSet[str]
-    end: Optional[int]
+    seen_ids: frozenset[str]
+    end: int | None
     query: str
 
     def encode(self) -> str:
-        payload = {"t": self.updated_at, "ids": sorted(self.seen_ids), "end": self.end, "q": self.query}
+        payload = {
+            "t": self.updated_at,
+            "ids": sorted(self.seen_ids),
+            "end": self.end,
+            "q": self.query,
+        }
         data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         return PREFIX + base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
     @classmethod
-    def decode(cls, text: str) -> "Checkpoint":
+    def decode(cls, text: str) -> Checkpoint:
         """Parse a checkpoint string.
 
         Raises:
             CheckpointError: not a checkpoint of this integration.
         """
         if not isinstance(text, str) or not text.startswith(PREFIX):
-            raise CheckpointError("is not a checkpoint from a Fetch Event result (it starts with ck1.)")
-        body = text[len(PREFIX):].strip()
+            raise CheckpointError(
+                "is not a checkpoint from a Fetch Event result (it starts with ck1.)"
+            )
+        body = text[len(PREFIX) :].strip()
         try:
             data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
             payload = json.loads(data.decode("utf-8"))
         except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-            raise CheckpointError("is not a checkpoint from a Fetch Event result (it is damaged)") from None
+            raise CheckpointError(
+                "is not a checkpoint from a Fetch Event result (it is damaged)"
+            ) from None
         if not isinstance(payload, dict):
             raise CheckpointError("is not a checkpoint from a Fetch Event result")
         t, ids, end, q = payload.get("t"), payload.get("ids"), payload.get("end"), payload.get("q")
@@ -79,7 +87,9 @@ class Checkpoint:
             or not isinstance(q, str)
             or len(ids) > MAX_SEEN_IDS
         ):
-            raise CheckpointError("is not a checkpoint from a Fetch Event result (fields are missing)")
+            raise CheckpointError(
+                "is not a checkpoint from a Fetch Event result (fields are missing)"
+            )
         return cls(updated_at=t, seen_ids=frozenset(ids), end=end, query=q)
 
 

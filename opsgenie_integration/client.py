@@ -9,12 +9,12 @@ Every failure is raised as one of the exceptions of ``errors.py``.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import time
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
-from urllib.parse import quote, urlsplit
+from collections.abc import Iterable, Sequence
+from typing import Any, Union
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 
 from . import errors
 from .retry import make_retry
+from .urls import encode_segment, is_version_path, normalize_server_url
 from .watchdog import pool_classes
 
 log = logging.getLogger(__name__)
@@ -41,88 +42,29 @@ ANSWER_DEADLINE_FACTOR = 2
 ALERT_PAGING_CAP = 20000
 
 ALERT_SORT_FIELDS = (
-    "createdAt", "updatedAt", "tinyId", "alias", "message", "status", "acknowledged", "isSeen",
-    "snoozed", "snoozedUntil", "count", "lastOccurredAt", "source", "owner", "integration.name",
-    "integration.type", "report.ackTime", "report.closeTime", "report.acknowledgedBy",
+    "createdAt",
+    "updatedAt",
+    "tinyId",
+    "alias",
+    "message",
+    "status",
+    "acknowledged",
+    "isSeen",
+    "snoozed",
+    "snoozedUntil",
+    "count",
+    "lastOccurredAt",
+    "source",
+    "owner",
+    "integration.name",
+    "integration.type",
+    "report.ackTime",
+    "report.closeTime",
+    "report.acknowledgedBy",
     "report.closedBy",
 )
 
-Params = Dict[str, Union[str, int, None]]
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def normalize_server_url(server_url: str) -> str:
-    """Check and normalise the Server URL setting.
-
-    Returns ``scheme://host[:port]`` with no trailing slash (a trailing ``/`` or ``/v2`` is
-    dropped, so paths never become ``//v2``).
-
-    Raises:
-        ValueError: not an http(s) URL, ``http`` for a non-loopback host, credentials, a query or
-            a fragment in the URL, or a path other than the API version.
-    """
-    if not isinstance(server_url, str) or not server_url.strip():
-        raise ValueError("expected a URL such as https://api.opsgenie.com")
-    text = server_url.strip()
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise ValueError(f"expected a URL such as https://api.opsgenie.com ({exc})") from None
-    if parts.scheme not in ("https", "http") or not host:
-        raise ValueError("expected a URL such as https://api.opsgenie.com or https://api.eu.opsgenie.com")
-    if not _valid_host(host):
-        raise ValueError(f"{host[:80]!r} is not a valid host name")
-    if parts.scheme == "http" and not is_loopback_host(host):
-        raise ValueError("must use https:// (http is allowed only for loopback hosts such as 127.0.0.1)")
-    if parts.username or parts.password:
-        raise ValueError("must not contain credentials; give the key as API Key")
-    if parts.query or parts.fragment:
-        raise ValueError("must not contain a query string or fragment")
-    path = parts.path.rstrip("/")
-    if path and not _is_version_path(path):
-        raise ValueError(f"must be the API's base URL without a path (got path {parts.path!r})")
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _valid_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        pass
-    labels = host.rstrip(".").split(".")
-    return len(host) <= 253 and all(0 < len(label) <= 63 for label in labels)
-
-
-def _is_version_path(path: str) -> bool:
-    segment = path.strip("/")
-    return len(segment) >= 2 and segment[0] == "v" and segment[1:].isdigit()
-
-
-def encode_segment(value: str) -> str:
-    """Percent-encode one path segment: ``/``, ``#``, ``?``, ``%``, ``+``, space and non-ASCII included.
-
-    >>> encode_segment("Ops Team/EU #1")
-    'Ops%20Team%2FEU%20%231'
-
-    Raises:
-        ValueError: ``""``, ``"."`` or ``".."``: no encoding keeps them one segment (HTTP libraries
-            and servers resolve dot segments), so they would reach another endpoint.
-    """
-    if value in ("", ".", ".."):
-        raise ValueError(f"{value!r} cannot be sent as a name or id in a URL path")
-    return quote(value, safe="")
+Params = dict[str, Union[str, int, None]]
 
 
 class OpsGenieClient:
@@ -153,19 +95,23 @@ class OpsGenieClient:
         *,
         timeout: float = 30.0,
         max_retry_time: float = 60.0,
-        session: Optional[requests.Session] = None,
+        session: requests.Session | None = None,
     ) -> None:
-        if not _is_version_path(api_version or ""):
+        if not is_version_path(api_version or ""):
             raise ValueError("API Version must look like v2")
         if not api_key or not all(" " < ch < "\x7f" for ch in api_key):
-            raise ValueError("must be printable ASCII without spaces (it travels in an HTTP header)")
+            raise ValueError(
+                "must be printable ASCII without spaces (it travels in an HTTP header)"
+            )
         self.base_url = normalize_server_url(server_url)
         self.api_version = api_version
         self.timeout = (CONNECT_TIMEOUT, float(timeout))
         self._api_key = api_key
         self.session = session or requests.Session()
         adapter = HTTPAdapter(max_retries=make_retry(max_retry_time), pool_maxsize=4)
-        adapter.poolmanager.pool_classes_by_scheme = pool_classes(float(timeout) * ANSWER_DEADLINE_FACTOR)
+        adapter.poolmanager.pool_classes_by_scheme = pool_classes(
+            float(timeout) * ANSWER_DEADLINE_FACTOR
+        )
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers.update(
@@ -177,7 +123,7 @@ class OpsGenieClient:
         )
         self.session.trust_env = False
         self.session.verify = True
-        self.last_rate_limit: Dict[str, str] = {}
+        self.last_rate_limit: dict[str, str] = {}
         #: HTTP requests sent, retries included.
         self.requests_sent = 0
 
@@ -185,7 +131,7 @@ class OpsGenieClient:
         """Close the pooled connections."""
         self.session.close()
 
-    def __enter__(self) -> "OpsGenieClient":
+    def __enter__(self) -> OpsGenieClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -203,7 +149,7 @@ class OpsGenieClient:
     def list_alerts(
         self,
         *,
-        query: Optional[str] = None,
+        query: str | None = None,
         offset: int = 0,
         limit: int = 20,
         sort: str = "createdAt",
@@ -225,10 +171,16 @@ class OpsGenieClient:
             raise ValueError(f"offset + limit must not exceed {ALERT_PAGING_CAP}")
         if sort not in ALERT_SORT_FIELDS or order not in ("asc", "desc"):
             raise ValueError("unknown sort field or order")
-        params: Params = {"query": query or None, "offset": offset, "limit": limit, "sort": sort, "order": order}
+        params: Params = {
+            "query": query or None,
+            "offset": offset,
+            "limit": limit,
+            "sort": sort,
+            "order": order,
+        }
         return self.get(["alerts"], params)
 
-    def count_alerts(self, *, query: Optional[str] = None) -> dict:
+    def count_alerts(self, *, query: str | None = None) -> dict:
         """``GET /v2/alerts/count``: ``data = {count: int}``."""
         return self.get(["alerts", "count"], {"query": query or None})
 
@@ -241,10 +193,10 @@ class OpsGenieClient:
         identifier: str,
         *,
         identifier_type: str = "name",
-        interval: Optional[int] = None,
-        interval_unit: Optional[str] = None,
-        date: Optional[str] = None,
-        expand: Optional[Sequence[str]] = None,
+        interval: int | None = None,
+        interval_unit: str | None = None,
+        date: str | None = None,
+        expand: Sequence[str] | None = None,
     ) -> dict:
         """``GET /v2/schedules/{identifier}/timeline?identifierType=...``.
 
@@ -269,8 +221,8 @@ class OpsGenieClient:
         identifier: str,
         *,
         identifier_type: str = "name",
-        flat: Optional[bool] = None,
-        date: Optional[str] = None,
+        flat: bool | None = None,
+        date: str | None = None,
     ) -> dict:
         """``GET /v2/schedules/{identifier}/on-calls?scheduleIdentifierType=...``.
 
@@ -295,7 +247,7 @@ class OpsGenieClient:
         path = "/".join(encode_segment(str(s)) for s in segments)
         return f"{self.base_url}/{self.api_version}/{path}"
 
-    def get(self, segments: List[str], params: Optional[Params] = None) -> dict:
+    def get(self, segments: list[str], params: Params | None = None) -> dict:
         """GET an endpoint and return the decoded JSON answer.
 
         ``None`` parameter values are not sent.
@@ -310,7 +262,9 @@ class OpsGenieClient:
         path = urlsplit(url).path
         started = time.monotonic()
         try:
-            response = self.session.get(url, params=clean, timeout=self.timeout, stream=True, allow_redirects=False)
+            response = self.session.get(
+                url, params=clean, timeout=self.timeout, stream=True, allow_redirects=False
+            )
             try:
                 body_text = self._read_body(response, started, path)
             finally:
@@ -338,8 +292,12 @@ class OpsGenieClient:
                 f"({self.timeout[1]:g} s).",
                 hint="Check the network path to OpsGenie, or raise Timeout.",
             ) from None
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
-                urllib3.exceptions.HTTPError, ConnectionError):
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+            urllib3.exceptions.HTTPError,
+            ConnectionError,
+        ):
             raise errors.TransportError(
                 f"The connection was closed before the whole answer to GET {path} arrived.",
                 hint="A proxy or OpsGenie cut the answer short; try again.",
@@ -361,20 +319,24 @@ class OpsGenieClient:
         """The whole body, decompressed, within ``MAX_BODY_BYTES`` and the answer deadline
         (``ANSWER_DEADLINE_FACTOR`` times the read timeout, counted from the request)."""
         deadline = started + self.timeout[1] * ANSWER_DEADLINE_FACTOR
-        chunks: List[bytes] = []
+        chunks: list[bytes] = []
         size = 0
         for chunk in _body_chunks(response):
             size += len(chunk)
             if size > MAX_BODY_BYTES:
                 raise errors.BadResponseError(
                     f"The answer to GET {path} is larger than {MAX_BODY_BYTES // 1_000_000} MB; "
-                    "OpsGenie's answers are far smaller.", status_code=response.status_code, path=path,
-                    hint="Check the Server URL: something other than OpsGenie answered.")
+                    "OpsGenie's answers are far smaller.",
+                    status_code=response.status_code,
+                    path=path,
+                    hint="Check the Server URL: something other than OpsGenie answered.",
+                )
             if time.monotonic() > deadline:
                 raise errors.RequestTimeoutError(
                     f"The answer to GET {path} kept arriving for more than "
                     f"{self.timeout[1] * ANSWER_DEADLINE_FACTOR:g} s; it was abandoned.",
-                    hint="Check the network path to OpsGenie, or raise Timeout.")
+                    hint="Check the network path to OpsGenie, or raise Timeout.",
+                )
             chunks.append(chunk)
         response._content_consumed = True  # read to the end: requests may pool the connection again
         return b"".join(chunks)
@@ -415,14 +377,18 @@ class OpsGenieClient:
         else:
             message = code = errs = request_id = None
         if not message:
-            message = _message_without_json(status, response.reason, raw.replace(self._api_key.encode(), b"[REDACTED]"),
-                                            content_type)
+            message = _message_without_json(
+                status,
+                response.reason,
+                raw.replace(self._api_key.encode(), b"[REDACTED]"),
+                content_type,
+            )
         if 300 <= status < 400:
             message = f"HTTP {status}: OpsGenie does not redirect; something else answered at {self.base_url}."
             hint = "Check the Server URL (US https://api.opsgenie.com, EU https://api.eu.opsgenie.com)."
         if status == 422 and isinstance(errs, dict) and errs:
             hint = f"OpsGenie refused the value of: {', '.join(map(str, errs))}."
-        kwargs: Dict[str, Any] = {}
+        kwargs: dict[str, Any] = {}
         if cls is errors.RateLimitedError:
             kwargs["retry_after"] = _retry_after(response)
         raise cls(
@@ -441,7 +407,7 @@ class OpsGenieClient:
 def _is_timeout(exc: BaseException) -> bool:
     """True when a requests error is a timeout, also one wrapped by urllib3 once retries ran out."""
     seen = set()
-    current: Optional[BaseException] = exc
+    current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, urllib3.exceptions.NewConnectionError):
@@ -449,7 +415,9 @@ def _is_timeout(exc: BaseException) -> bool:
         if isinstance(current, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)):
             return True
         reason = getattr(current, "reason", None)
-        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        nested = (
+            current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        )
         current = reason if isinstance(reason, BaseException) else nested
     return False
 
@@ -488,7 +456,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _retry_after(response: requests.Response) -> Optional[float]:
+def _retry_after(response: requests.Response) -> float | None:
     for header in ("Retry-After", "X-RateLimit-Period-In-Sec"):
         value = response.headers.get(header)
         if value:
@@ -505,7 +473,7 @@ def _snippet(raw: bytes, size: int = 80) -> str:
     return text[:size] + ("..." if len(text) > size else "")
 
 
-def _message_without_json(status: int, reason: Optional[str], raw: bytes, content_type: str) -> str:
+def _message_without_json(status: int, reason: str | None, raw: bytes, content_type: str) -> str:
     reason = reason or "error"
     if not raw.strip():
         return f"HTTP {status} {reason} with an empty body."
@@ -516,8 +484,15 @@ def _message_without_json(status: int, reason: Optional[str], raw: bytes, conten
 
 def _short_reason(exc: Exception) -> str:
     text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
-                   "Connection reset", "No route to host", "Network is unreachable", "Max retries exceeded"):
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "Connection reset",
+        "No route to host",
+        "Network is unreachable",
+        "Max retries exceeded",
+    ):
         if marker in text:
             return marker.lower() if marker != "Max retries exceeded" else "the retries ran out"
     return type(exc).__name__

@@ -1,7 +1,7 @@
 """The exception tree of the integration.
 
-Every failure a command can meet is one of these; the registry turns them into the error tab of
-the result envelope. Retriability is the class, not a flag::
+Every failure a command can meet is one of these; ``Integration.run`` turns them into the error
+tab of the result envelope. Retriability is the class, not a flag::
 
     OpsGenieIntegrationError
     ├── InputError                  bad command input (validation)         no HTTP status
@@ -22,13 +22,14 @@ the result envelope. Retriability is the class, not a flag::
     └── TransportError              no answer: refused, timed out, reset (retriable)
         └── RequestTimeoutError
 
-The client raises them (``classify_response`` picks the class from a status table); nothing here
-knows about the envelope.
+The client raises them (``error_class_for_status`` picks the class from ``STATUS_TABLE``; a 422
+whose ``errors`` name fields gets a hint naming them); nothing here knows about the envelope.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 
 class OpsGenieIntegrationError(Exception):
@@ -45,15 +46,17 @@ class OpsGenieIntegrationError(Exception):
     error_type = "error"
     retryable = False
 
-    def __init__(self, message: str, *, hint: Optional[str] = None, error_type: Optional[str] = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, error_type: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         if error_type is not None:  # a one-off kind (internal, interrupted) without its own class
             self.error_type = error_type
-        self.status_code: Optional[int] = None
-        self.code: Optional[int] = None
-        self.request_id: Optional[str] = None
+        self.status_code: int | None = None
+        self.code: int | None = None
+        self.request_id: str | None = None
         self.errors: Any = None
         self.body: Any = None
 
@@ -68,7 +71,7 @@ class InputError(OpsGenieIntegrationError):
 
     error_type = "validation"
 
-    def __init__(self, problems: list, *, hint: Optional[str] = None) -> None:
+    def __init__(self, problems: list, *, hint: str | None = None) -> None:
         self.problems = list(problems)
         text = "; ".join(p["message"].rstrip(".") for p in self.problems) or "Invalid input"
         super().__init__(text, hint=hint)
@@ -99,14 +102,14 @@ class APIError(OpsGenieIntegrationError):
         self,
         message: str,
         *,
-        status_code: Optional[int],
-        code: Optional[int] = None,
+        status_code: int | None,
+        code: int | None = None,
         errors: Any = None,
-        request_id: Optional[str] = None,
+        request_id: str | None = None,
         body: Any = None,
         method: str = "GET",
         path: str = "",
-        hint: Optional[str] = None,
+        hint: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.status_code = status_code
@@ -167,7 +170,7 @@ class RateLimitedError(RetriableAPIError):
 
     error_type = "rate_limited"
 
-    def __init__(self, *args: Any, retry_after: Optional[float] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.retry_after = retry_after
 
@@ -205,8 +208,11 @@ STATUS_TABLE: Mapping[int, tuple] = {
         "schedules, on-calls, timelines, users and account), is scoped to another team, or is "
         "not the key of an API integration.",
     ),
-    404: (NotFoundError, "Check the name or id (names are matched exactly, case included), and the Server "
-                         "URL and API Version."),
+    404: (
+        NotFoundError,
+        "Check the name or id (names are matched exactly, case included), and the Server "
+        "URL and API Version.",
+    ),
     422: (
         UnprocessableError,
         "OpsGenie refused a value: a malformed API key (or a user's key instead of an API "

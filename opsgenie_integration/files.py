@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Union
 
 
 class UserFileError(ValueError):
     """The file cannot be used; the message says why (without its content)."""
 
 
-def read_user_text(path: Union[str, Path], *, max_bytes: int = 1_000_000) -> str:
+def read_user_text(path: str | Path, *, max_bytes: int = 1_000_000) -> str:
     """The text of a regular file of at most ``max_bytes`` bytes, decoded as UTF-8 (a BOM dropped).
 
     A FIFO, a device (``/dev/zero``), a directory or an oversized file is refused before reading,

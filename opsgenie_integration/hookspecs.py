@@ -7,20 +7,20 @@ third-party package's (entry-point group ``opsgenie_integration``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import pluggy
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .registry import CommandSpec
+from .command import PROJECT, CommandSpec, hookimpl
 
-PROJECT = "opsgenie_integration"
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
+
 hookspec = pluggy.HookspecMarker(PROJECT)
-hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def opsgenie_register_commands() -> "List[CommandSpec]":
+def opsgenie_register_commands() -> list[CommandSpec]:
     """Return the commands this plugin provides: a list of ``CommandSpec(id, handler)``.
 
     Every id must be declared in the manifest (``integration.yaml``); the registry refuses
@@ -29,7 +29,7 @@ def opsgenie_register_commands() -> "List[CommandSpec]":
 
 
 @hookspec(firstresult=True)
-def opsgenie_resolve_secret(scheme: str, reference: str) -> Optional[str]:
+def opsgenie_resolve_secret(scheme: str, reference: str) -> str | None:
     """Resolve a secret reference such as ``vault:ops/opsgenie`` (``scheme="vault"``,
     ``reference="ops/opsgenie"``) to the secret itself; return ``None`` when the scheme is not
     yours. Raise ``errors.ConnectionSettingsError`` when it is yours but cannot be resolved; the
@@ -44,5 +44,6 @@ def opsgenie_before_command(command: str, inputs: Mapping[str, Any]) -> None:
 
 
 @hookspec
-def opsgenie_after_command(command: str, envelope: Dict[str, Any], seconds: float) -> None:
-    """Called after a command ran, with the (scrubbed) envelope and the wall time in s."""
+def opsgenie_after_command(command: str, envelope: dict[str, Any], seconds: float) -> None:
+    """Called after a command ran, with the redacted envelope and the wall time in s; also
+    when it failed before it started (an unknown command, bad inputs or settings)."""

@@ -11,13 +11,12 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
 
 from .resources import data_path, data_root
-
 
 #: libyaml's safe loader when PyYAML was built with it (several times faster), else the pure one.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -34,11 +33,11 @@ def load_yaml(text: str, *, untrusted: bool = False):
     """
     value = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     if untrusted:
-        _check_plain_tree(value)
+        check_plain_tree(value)
     return value
 
 
-def _check_plain_tree(value: Any, max_depth: int = 64) -> None:
+def check_plain_tree(value: Any, max_depth: int = 64) -> None:
     seen: set = set()
     stack = [(value, 0)]
     while stack:
@@ -46,7 +45,9 @@ def _check_plain_tree(value: Any, max_depth: int = 64) -> None:
         if not isinstance(node, (dict, list)):
             continue
         if id(node) in seen:
-            raise ValueError("uses YAML anchors/aliases (or repeats a node), which are not allowed here")
+            raise ValueError(
+                "uses YAML anchors/aliases (or repeats a node), which are not allowed here"
+            )
         seen.add(id(node))
         if depth >= max_depth:
             raise ValueError(f"is nested more than {max_depth} levels deep")
@@ -57,7 +58,7 @@ def _check_plain_tree(value: Any, max_depth: int = 64) -> None:
 class ManifestError(Exception):
     """The manifest, a schema or a field mapping file is inconsistent. ``problems`` lists them all."""
 
-    def __init__(self, problems: List[str]) -> None:
+    def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("Invalid integration manifest:\n- " + "\n- ".join(self.problems))
 
@@ -84,10 +85,10 @@ class CommandDefinition:
     description: str
     input_schema: str
     right: str
-    inputs: Tuple[Parameter, ...]
-    outputs: Tuple[Dict[str, str], ...]
+    inputs: tuple[Parameter, ...]
+    outputs: tuple[dict[str, str], ...]
 
-    def input_by_id(self) -> Dict[str, Parameter]:
+    def input_by_id(self) -> dict[str, Parameter]:
         return {p.id: p for p in self.inputs}
 
 
@@ -99,28 +100,29 @@ class Manifest:
     display_name: str
     description: str
     connection_schema: str
-    connection_parameters: Tuple[Parameter, ...]
-    commands: Tuple[CommandDefinition, ...]
-    rights: Dict[str, str]
-    event_sources: Tuple[Dict[str, str], ...]
+    connection_parameters: tuple[Parameter, ...]
+    commands: tuple[CommandDefinition, ...]
+    rights: dict[str, str]
+    event_sources: tuple[dict[str, str], ...]
     path: Path = field(default=Path("integration.yaml"))
 
-    def command(self, name_or_id: str) -> Optional[CommandDefinition]:
+    def command(self, name_or_id: str) -> CommandDefinition | None:
         """The command whose display name or id is ``name_or_id`` (case and spacing ignored)."""
-        wanted = _fold(name_or_id)
+        wanted = fold_name(name_or_id)
         for command in self.commands:
-            if wanted in (_fold(command.name), _fold(command.id)):
+            if wanted in (fold_name(command.name), fold_name(command.id)):
                 return command
         return None
 
-    def event_source_for(self, command_id: str) -> Optional[Dict[str, str]]:
+    def event_source_for(self, command_id: str) -> dict[str, str] | None:
         for source in self.event_sources:
             if source["command"] == command_id:
                 return source
         return None
 
 
-def _fold(text: str) -> str:
+def fold_name(text: str) -> str:
+    """A name as compared: ``_`` and ``-`` as spaces, spacing collapsed, case folded."""
     return " ".join(str(text).replace("_", " ").replace("-", " ").split()).casefold()
 
 
@@ -132,7 +134,9 @@ def load_json(relative: str) -> Any:
 
 @lru_cache(maxsize=1)
 def _manifest_schema_validator() -> Draft202012Validator:
-    return Draft202012Validator(load_json("schemas/integration.schema.json"))  # checked by the tests
+    return Draft202012Validator(
+        load_json("schemas/integration.schema.json")
+    )  # checked by the tests
 
 
 def format_path(path: Any) -> str:
@@ -143,7 +147,7 @@ def format_path(path: Any) -> str:
     return text or "(top level)"
 
 
-def load_manifest(path: Optional[Path] = None) -> Manifest:
+def load_manifest(path: Path | None = None) -> Manifest:
     """Load and check the manifest.
 
     Args:
@@ -161,7 +165,10 @@ def load_manifest(path: Optional[Path] = None) -> Manifest:
         raise ManifestError([f"{path}: cannot be read: {exc}"]) from None
     problems = [
         f"{format_path(err.absolute_path)}: {err.message}"
-        for err in sorted(_manifest_schema_validator().iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
+        for err in sorted(
+            _manifest_schema_validator().iter_errors(raw),
+            key=lambda e: list(map(str, e.absolute_path)),
+        )
     ]
     if problems:
         raise ManifestError(problems)
@@ -171,28 +178,34 @@ def load_manifest(path: Optional[Path] = None) -> Manifest:
     return _build(raw, path)
 
 
-def _consistency_problems(raw: dict) -> List[str]:
-    problems: List[str] = []
+def _consistency_problems(raw: dict) -> list[str]:
+    problems: list[str] = []
     root = data_root()
-    seen_ids: Dict[str, int] = {}
-    seen_names: Dict[str, int] = {}
+    seen_ids: dict[str, int] = {}
+    seen_names: dict[str, int] = {}
     for index, command in enumerate(raw["commands"]):
         where = f"commands[{index}]"
         for table, key in ((seen_ids, "id"), (seen_names, "name")):
-            folded = _fold(command[key])
+            folded = fold_name(command[key])
             if folded in table:
-                problems.append(f"{where}.{key}: {command[key]!r} is already used by commands[{table[folded]}]")
+                problems.append(
+                    f"{where}.{key}: {command[key]!r} is already used by commands[{table[folded]}]"
+                )
             table[folded] = index
         if command["right"] not in raw["rights"]:
-            problems.append(f"{where}.right: {command['right']!r} is not one of the rights {sorted(raw['rights'])}")
+            problems.append(
+                f"{where}.right: {command['right']!r} is not one of the rights {sorted(raw['rights'])}"
+            )
         if not (root / command["input_schema"]).is_file():
             problems.append(f"{where}.input_schema: {command['input_schema']} does not exist")
-        input_ids: Dict[str, int] = {}
+        input_ids: dict[str, int] = {}
         for j, parameter in enumerate(command["inputs"]):
             for key in ("id", "title"):
-                folded = _fold(parameter[key])
+                folded = fold_name(parameter[key])
                 if folded in input_ids and input_ids[folded] != j:
-                    problems.append(f"{where}.inputs[{j}].{key}: {parameter[key]!r} is already used by inputs[{input_ids[folded]}]")
+                    problems.append(
+                        f"{where}.inputs[{j}].{key}: {parameter[key]!r} is already used by inputs[{input_ids[folded]}]"
+                    )
                 input_ids[folded] = j
     if not (root / raw["connection"]["schema"]).is_file():
         problems.append(f"connection.schema: {raw['connection']['schema']} does not exist")
@@ -201,7 +214,9 @@ def _consistency_problems(raw: dict) -> List[str]:
         if source["command"] not in command_ids:
             problems.append(f"event_sources[{index}].command: no command {source['command']!r}")
         if not (root / source["field_mapping"]).is_file():
-            problems.append(f"event_sources[{index}].field_mapping: {source['field_mapping']} does not exist")
+            problems.append(
+                f"event_sources[{index}].field_mapping: {source['field_mapping']} does not exist"
+            )
     return problems
 
 

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Union
 
 import yaml
 from jsonpath_ng import jsonpath
@@ -26,7 +26,7 @@ from jsonpath_ng.ext import parse as parse_jsonpath
 
 from .errors import InputError
 from .files import UserFileError, read_user_text
-from .manifest import load_json, load_yaml
+from .manifest import check_plain_tree, format_path, load_json, load_yaml
 from .resources import data_path
 from .validation import compile_validator
 
@@ -40,11 +40,15 @@ class FieldMappingError(InputError):
     error_type = "configuration"
 
 
-def _simple_steps(expression: jsonpath.JSONPath) -> Optional[List[Step]]:
+def _simple_steps(expression: jsonpath.JSONPath) -> list[Step] | None:
     """The name/index steps of a path made only of those, else ``None``."""
     if isinstance(expression, (jsonpath.Root, jsonpath.This)):
         return []
-    if isinstance(expression, jsonpath.Fields) and len(expression.fields) == 1 and expression.fields[0] != "*":
+    if (
+        isinstance(expression, jsonpath.Fields)
+        and len(expression.fields) == 1
+        and expression.fields[0] != "*"
+    ):
         return [expression.fields[0]]
     if isinstance(expression, jsonpath.Index) and len(getattr(expression, "indices", (0, 0))) == 1:
         return [expression.indices[0] if hasattr(expression, "indices") else expression.index]
@@ -55,7 +59,7 @@ def _simple_steps(expression: jsonpath.JSONPath) -> Optional[List[Step]]:
     return None
 
 
-def _accessor_for_steps(steps: List[Step]) -> Accessor:
+def _accessor_for_steps(steps: list[Step]) -> Accessor:
     def access(value: Any) -> Any:
         for step in steps:
             if isinstance(step, str):
@@ -83,7 +87,7 @@ def _accessor_for_jsonpath(expression: jsonpath.JSONPath) -> Accessor:
     return access
 
 
-def compile_path(text: str) -> Tuple[Accessor, Optional[List[Step]]]:
+def compile_path(text: str) -> tuple[Accessor, list[Step] | None]:
     """Compile one JSONPath (a leading ``.`` means ``$.``).
 
     Returns the accessor and, for simple paths, their steps.
@@ -101,7 +105,11 @@ def compile_path(text: str) -> Tuple[Accessor, Optional[List[Step]]]:
         steps = _simple_steps(expression)
     except RecursionError:
         raise ValueError(f"{text[:60]!r} is nested too deeply") from None
-    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # jsonpath-ng raises plain Exception too
+    except (
+        JsonPathLexerError,
+        JsonPathParserError,
+        Exception,
+    ) as exc:  # jsonpath-ng raises plain Exception too
         raise ValueError(f"{text[:80]!r} is not a valid JSONPath ({str(exc)[:200]})") from None
     if steps is not None:
         return _accessor_for_steps(steps), steps
@@ -118,35 +126,37 @@ class FieldMapping:
 
     name: str
     main_event_json_path: str
-    field_names: Tuple[str, ...]
+    field_names: tuple[str, ...]
     _events: Accessor
-    _map_one: Callable[[Any], Dict[str, Any]]
+    _map_one: Callable[[Any], dict[str, Any]]
 
-    def events(self, answer: Any) -> List[Any]:
+    def events(self, answer: Any) -> list[Any]:
         """The alerts selected by the Main Event JSON Path in one OpsGenie answer."""
         found = self._events(answer)
         if found is None:
             return []
         return found if isinstance(found, list) else [found]
 
-    def map_event(self, alert: Any) -> Dict[str, Any]:
+    def map_event(self, alert: Any) -> dict[str, Any]:
         """One event: ``{field name: value or None}``."""
         return self._map_one(alert)
 
-    def map_answer(self, answer: Any) -> List[Dict[str, Any]]:
+    def map_answer(self, answer: Any) -> list[dict[str, Any]]:
         """Every event of one answer, in order."""
         map_one = self._map_one
         return [map_one(alert) for alert in self.events(answer)]
 
 
-def _build_mapper(fields: List[Tuple[str, Accessor, Optional[List[Step]]]]) -> Callable[[Any], Dict[str, Any]]:
+def _build_mapper(
+    fields: list[tuple[str, Accessor, list[Step] | None]],
+) -> Callable[[Any], dict[str, Any]]:
     """One function mapping an alert to its event.
 
     Top-level names (the usual case) are read with ``dict.get`` in a generated function; the rest
     through their accessor. The generated code holds no text from the mapping file: names and keys
     are passed in as bound constants.
     """
-    namespace: Dict[str, Any] = {}
+    namespace: dict[str, Any] = {}
     items = []
     for index, (_name, accessor, steps) in enumerate(fields):
         namespace[f"n{index}"] = _name
@@ -169,7 +179,11 @@ def _build_mapper(fields: List[Tuple[str, Accessor, Optional[List[Step]]]]) -> C
 def _schema_problem(error: Any) -> str:
     """jsonschema's message when it is short, else the keyword (never a huge rendering)."""
     message = error.message
-    return message if len(message) <= 200 else f"does not satisfy {error.validator!r} ({message[:120]}...)"
+    return (
+        message
+        if len(message) <= 200
+        else f"does not satisfy {error.validator!r} ({message[:120]}...)"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -177,7 +191,7 @@ def _mapping_validator():
     return compile_validator(load_json("schemas/field_mapping.schema.json"))
 
 
-def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mapping File") -> FieldMapping:
+def load_field_mapping(path: str | Path, *, parameter: str = "Field Mapping File") -> FieldMapping:
     """Load, validate and compile a field mapping file (YAML or JSON).
 
     Raises:
@@ -186,8 +200,12 @@ def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mappin
     """
     path = Path(path)
 
-    def problem(text: str) -> Dict[str, str]:
-        return {"parameter": parameter, "id": "field_mapping", "message": f"{parameter} {str(path)!r}: {text}"}
+    def problem(text: str) -> dict[str, str]:
+        return {
+            "parameter": parameter,
+            "id": "field_mapping",
+            "message": f"{parameter} {str(path)!r}: {text}",
+        }
 
     try:
         text = read_user_text(path)
@@ -196,21 +214,25 @@ def load_field_mapping(path: Union[str, Path], *, parameter: str = "Field Mappin
     except UserFileError as exc:
         raise FieldMappingError([problem(str(exc))]) from None
     try:
-        raw = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text, untrusted=True)
+        raw = (
+            json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text, untrusted=True)
+        )
         if path.suffix.lower() == ".json":
-            from .manifest import _check_plain_tree
-
-            _check_plain_tree(raw)
+            check_plain_tree(raw)
     except (ValueError, yaml.YAMLError, RecursionError) as exc:
         first = (str(exc).splitlines() or ["nested too deeply"])[0][:200]
-        raise FieldMappingError([problem(f"is not valid YAML or JSON, or is not a plain tree ({first})")]) from None
-    errors = sorted(_mapping_validator().iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
+        raise FieldMappingError(
+            [problem(f"is not valid YAML or JSON, or is not a plain tree ({first})")]
+        ) from None
+    errors = sorted(
+        _mapping_validator().iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))
+    )
     if errors:
-        from .manifest import format_path
-
-        raise FieldMappingError([problem(f"{format_path(e.absolute_path)}: {_schema_problem(e)}") for e in errors])
+        raise FieldMappingError(
+            [problem(f"{format_path(e.absolute_path)}: {_schema_problem(e)}") for e in errors]
+        )
     problems = []
-    compiled: List[Tuple[str, Accessor, Optional[List[Step]]]] = []
+    compiled: list[tuple[str, Accessor, list[Step] | None]] = []
     seen = set()
     try:
         events_accessor, _ = compile_path(raw["main_event_json_path"])
@@ -244,7 +266,9 @@ def _load_cached(path: str, parameter: str, _stamp: tuple) -> FieldMapping:
     return load_field_mapping(path, parameter=parameter)
 
 
-def load_field_mapping_cached(path: Union[str, Path], *, parameter: str = "Field Mapping File") -> FieldMapping:
+def load_field_mapping_cached(
+    path: str | Path, *, parameter: str = "Field Mapping File"
+) -> FieldMapping:
     """``load_field_mapping``, compiled once per file version (path, size, modification time):
     a fetch calling Fetch Event page after page does not parse the file again for every page."""
     try:
@@ -255,6 +279,8 @@ def load_field_mapping_cached(path: Union[str, Path], *, parameter: str = "Field
 
 
 @lru_cache(maxsize=8)
-def default_field_mapping(relative: str = "field_mappings/default_event_source.yaml") -> FieldMapping:
+def default_field_mapping(
+    relative: str = "field_mappings/default_event_source.yaml",
+) -> FieldMapping:
     """The packaged default event source's mapping, loaded and compiled once."""
     return load_field_mapping(data_path(relative))

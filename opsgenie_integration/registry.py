@@ -9,64 +9,34 @@ plugin gave what.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence
+import importlib
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pluggy
 
 from . import hookspecs
+from .command import CommandContext, CommandResult, CommandSpec, Handler
 from .manifest import CommandDefinition, Manifest, ManifestError, load_json
 from .validation import InputValidator
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .client import OpsGenieClient
-    from .errors import OpsGenieIntegrationError
+__all__ = [
+    "CommandContext",
+    "CommandResult",
+    "CommandSpec",
+    "RegisteredCommand",
+    "RegistryError",
+    "build_plugin_manager",
+    "collect_commands",
+]
 
 #: Built-in plugins, registered under the same names as their entry points in pyproject.toml, so
 #: loading entry points never registers them twice.
 DEFAULT_PLUGINS = (
-    ("builtin_commands", "opsgenie_integration.handlers"),
+    ("builtin_commands", "opsgenie_integration.commands"),
     ("builtin_secrets", "opsgenie_integration.secrets"),
 )
 ENTRY_POINT_GROUP = hookspecs.PROJECT
-
-
-@dataclass(frozen=True)
-class CommandContext:
-    """What a handler gets: validated ``inputs`` (by id, defaults applied), the ``client``, its
-    manifest ``command`` definition and the event source's default field mapping path (or None)."""
-
-    inputs: Dict[str, Any]
-    client: "OpsGenieClient"
-    command: CommandDefinition
-    default_field_mapping: Optional[str] = None
-    manifest: Optional[Manifest] = None
-
-
-@dataclass
-class CommandResult:
-    """What a handler returns.
-
-    Attributes:
-        raw_data: OpsGenie's answer(s) (a list when several calls were made).
-        outputs: the command's own keys of the envelope (see the manifest's outputs).
-        error: set when the command ran but its outcome is a failure (Test Connection).
-    """
-
-    raw_data: Any
-    outputs: Dict[str, Any] = field(default_factory=dict)
-    error: "Optional[OpsGenieIntegrationError]" = None
-
-
-Handler = Callable[[CommandContext], CommandResult]
-
-
-@dataclass(frozen=True)
-class CommandSpec:
-    """A command a plugin provides: the manifest ``id`` and the handler implementing it."""
-
-    id: str
-    handler: Handler
 
 
 class RegisteredCommand:
@@ -76,12 +46,14 @@ class RegisteredCommand:
     running one command does not pay for the others; the test suite checks every schema.
     """
 
-    def __init__(self, definition: CommandDefinition, handler: Handler, plugin: str, schema: dict) -> None:
+    def __init__(
+        self, definition: CommandDefinition, handler: Handler, plugin: str, schema: dict
+    ) -> None:
         self.definition = definition
         self.handler = handler
         self.plugin = plugin
         self.schema = schema
-        self._validator: Optional[InputValidator] = None
+        self._validator: InputValidator | None = None
 
     @property
     def validator(self) -> InputValidator:
@@ -94,13 +66,9 @@ class RegistryError(ManifestError):
     """The plugins, the manifest and the schemas do not agree; ``problems`` lists every mismatch."""
 
 
-def _import(module_name: str) -> Any:
-    import importlib
-
-    return importlib.import_module(module_name)
-
-
-def build_plugin_manager(plugins: Iterable[Any] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
+def build_plugin_manager(
+    plugins: Iterable[Any] = (), *, entry_points: bool = True
+) -> pluggy.PluginManager:
     """A new plugin manager with the hookspecs, the built-in plugins, ``plugins`` and, when
     ``entry_points``, the installed third-party plugins of the ``opsgenie_integration`` group.
 
@@ -111,7 +79,7 @@ def build_plugin_manager(plugins: Iterable[Any] = (), *, entry_points: bool = Tr
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     for name, module_name in DEFAULT_PLUGINS:
-        manager.register(_import(module_name), name=name)
+        manager.register(importlib.import_module(module_name), name=name)
     for plugin in plugins:
         manager.register(plugin)
     if entry_points:
@@ -120,7 +88,9 @@ def build_plugin_manager(plugins: Iterable[Any] = (), *, entry_points: bool = Tr
     return manager
 
 
-def collect_commands(manager: pluggy.PluginManager, manifest: Manifest) -> Dict[str, RegisteredCommand]:
+def collect_commands(
+    manager: pluggy.PluginManager, manifest: Manifest
+) -> dict[str, RegisteredCommand]:
     """Ask every plugin for its commands and check them against the manifest and the schemas.
 
     Returns the commands by manifest id.
@@ -128,13 +98,15 @@ def collect_commands(manager: pluggy.PluginManager, manifest: Manifest) -> Dict[
     Raises:
         RegistryError: with every problem found.
     """
-    problems: List[str] = []
-    given: Dict[str, tuple] = {}
+    problems: list[str] = []
+    given: dict[str, tuple] = {}
     for impl in manager.hook.opsgenie_register_commands.get_hookimpls():
         specs = impl.function() or []
         for spec in specs:
             if not isinstance(spec, CommandSpec) or not callable(spec.handler):
-                problems.append(f"plugin {impl.plugin_name!r} returned {spec!r}, not a CommandSpec with a handler")
+                problems.append(
+                    f"plugin {impl.plugin_name!r} returned {spec!r}, not a CommandSpec with a handler"
+                )
                 continue
             if spec.id in given:
                 problems.append(
@@ -145,11 +117,15 @@ def collect_commands(manager: pluggy.PluginManager, manifest: Manifest) -> Dict[
     declared = {c.id: c for c in manifest.commands}
     for command_id, (_, plugin) in given.items():
         if command_id not in declared:
-            problems.append(f"plugin {plugin!r} provides command {command_id!r}, which integration.yaml does not declare")
-    registered: Dict[str, RegisteredCommand] = {}
+            problems.append(
+                f"plugin {plugin!r} provides command {command_id!r}, which integration.yaml does not declare"
+            )
+    registered: dict[str, RegisteredCommand] = {}
     for command_id, definition in declared.items():
         if command_id not in given:
-            problems.append(f"integration.yaml declares command {command_id!r} ({definition.name}), but no plugin provides a handler")
+            problems.append(
+                f"integration.yaml declares command {command_id!r} ({definition.name}), but no plugin provides a handler"
+            )
             continue
         schema = _schema_for(definition, problems)
         if schema is not None:
@@ -160,7 +136,7 @@ def collect_commands(manager: pluggy.PluginManager, manifest: Manifest) -> Dict[
     return registered
 
 
-def _schema_for(definition: CommandDefinition, problems: List[str]) -> Optional[dict]:
+def _schema_for(definition: CommandDefinition, problems: list[str]) -> dict | None:
     where = f"command {definition.id!r}: {definition.input_schema}"
     try:
         schema = load_json(definition.input_schema)
@@ -175,7 +151,7 @@ def _schema_for(definition: CommandDefinition, problems: List[str]) -> Optional[
     return None if drift else schema
 
 
-def schema_drift(schema: dict, parameters: Sequence[Any]) -> List[str]:
+def schema_drift(schema: dict, parameters: Sequence[Any]) -> list[str]:
     """Differences between an input schema and the manifest's parameters (names, required)."""
     problems = []
     properties = set(schema.get("properties", {}))

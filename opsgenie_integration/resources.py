@@ -6,13 +6,13 @@ checkout (or an editable install) they sit at the top of the repository, beside 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-@lru_cache(maxsize=None)
+@cache
 def data_root() -> Path:
     """The folder holding ``integration.yaml``, ``schemas/`` and ``field_mappings/``.
 

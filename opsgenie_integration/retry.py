@@ -11,7 +11,7 @@ classified as the error it is.
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import Any
 
 from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
@@ -29,18 +29,18 @@ class OpsGenieRetry(Retry):
     """
 
     def __init__(
-        self, *args: Any, max_retry_time: float = 60.0, _deadline: Optional[float] = None, **kw: Any
+        self, *args: Any, max_retry_time: float = 60.0, _deadline: float | None = None, **kw: Any
     ) -> None:
         super().__init__(*args, **kw)
         self.max_retry_time = max_retry_time
         self._deadline = _deadline
 
-    def new(self, **kw: Any) -> "OpsGenieRetry":
+    def new(self, **kw: Any) -> OpsGenieRetry:
         kw.setdefault("max_retry_time", self.max_retry_time)
         kw.setdefault("_deadline", self._deadline)
         return super().new(**kw)  # type: ignore[return-value]
 
-    def get_retry_after(self, response: Any) -> Optional[float]:
+    def get_retry_after(self, response: Any) -> float | None:
         """Seconds the server asked to wait: ``Retry-After``, else ``X-RateLimit-Period-In-Sec``."""
         try:
             retry_after = super().get_retry_after(response)
@@ -57,7 +57,9 @@ class OpsGenieRetry(Retry):
             return None
         return max(0.0, seconds)
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: E501
+    def increment(
+        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
+    ):  # noqa: E501
         new_retry = super().increment(method, url, response, error, _pool, _stacktrace)
         now = time.monotonic()
         deadline = self._deadline if self._deadline is not None else now + self.max_retry_time

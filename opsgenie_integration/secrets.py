@@ -15,8 +15,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from .command import hookimpl
 from .errors import ConnectionSettingsError
-from .hookspecs import hookimpl
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,9 @@ def opsgenie_resolve_secret(scheme: str, reference: str) -> str | None:
         name = reference.strip()
         value = os.environ.get(name)
         if not name or value is None or not value.strip():
-            raise secret_error(full, f"the environment variable {name!r} named by {full!r} is not set or empty")
+            raise secret_error(
+                full, f"the environment variable {name!r} named by {full!r} is not set or empty"
+            )
         return value.strip()
     if scheme == "file":
         path = Path(os.path.expanduser(reference.strip()))
@@ -70,11 +72,16 @@ def opsgenie_resolve_secret(scheme: str, reference: str) -> str | None:
             with open(path, encoding="utf-8-sig") as handle:  # -sig: a BOM is not part of the key
                 first = handle.readline(65536).strip()
         except OSError as exc:
-            raise secret_error(full, f"the file named by {full!r} cannot be read ({exc.strerror or type(exc).__name__})") from None
+            raise secret_error(
+                full,
+                f"the file named by {full!r} cannot be read ({exc.strerror or type(exc).__name__})",
+            ) from None
         except UnicodeDecodeError:
             raise secret_error(full, f"the file named by {full!r} is not UTF-8 text") from None
         if mode & stat.S_IROTH:
-            log.warning("The secret file %s is readable by every user of this host; chmod 600 it.", path)
+            log.warning(
+                "The secret file %s is readable by every user of this host; chmod 600 it.", path
+            )
         if not first:
             raise secret_error(full, f"the first line of the file named by {full!r} is empty")
         return first
@@ -83,14 +90,19 @@ def opsgenie_resolve_secret(scheme: str, reference: str) -> str | None:
         if not service or not username:
             raise secret_error(full, f"{full!r} must be keyring:SERVICE/USERNAME")
         try:
-            import keyring  # optional extra: pip install opsgenie-integration[keyring]
+            import keyring  # lazy: optional extra (pip install opsgenie-integration[keyring])
             from keyring.errors import KeyringError
         except ImportError:
-            raise secret_error(full, f"{full!r} needs the keyring package (pip install keyring, or install opsgenie-integration[keyring])") from None
+            raise secret_error(
+                full,
+                f"{full!r} needs the keyring package (pip install keyring, or install opsgenie-integration[keyring])",
+            ) from None
         try:
             value = keyring.get_password(service, username)
         except KeyringError as exc:
-            raise secret_error(full, f"the keyring could not be read for {full!r} ({type(exc).__name__})") from None
+            raise secret_error(
+                full, f"the keyring could not be read for {full!r} ({type(exc).__name__})"
+            ) from None
         if not value:
             raise secret_error(full, f"no password is stored in the keyring for {full!r}")
         return value.strip()

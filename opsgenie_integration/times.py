@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Union
-
 
 #: Accepted examples, quoted in every time error message.
 TIME_FORMATS_HELP = (
@@ -51,7 +49,7 @@ def from_epoch_ms(ms: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
 
 
-def parse_user_time(value: Union[str, int], *, now: Optional[datetime] = None) -> datetime:
+def parse_user_time(value: str | int, *, now: datetime | None = None) -> datetime:
     """Parse a time typed by a user into an aware UTC datetime.
 
     Args:
@@ -81,7 +79,7 @@ def parse_user_time(value: Union[str, int], *, now: Optional[datetime] = None) -
             return _checked(reference - timedelta(seconds=seconds))
         except OverflowError:
             raise ValueError(f"{value!r} is before the year 1") from None
-    from dateutil.parser import isoparse  # imported when first needed: it costs start-up time
+    from dateutil.parser import isoparse  # lazy: start-up (dateutil costs import time)
 
     try:
         parsed = isoparse(text)
@@ -137,7 +135,7 @@ def parse_server_timestamp(value: str) -> int:
     try:
         parsed = datetime.fromisoformat(value)  # C speed on Python 3.11+, which reads all of these
     except (ValueError, TypeError):
-        from dateutil.parser import isoparse
+        from dateutil.parser import isoparse  # lazy: start-up
 
         parsed = isoparse(value)  # older Pythons: no "Z", at most 6 fraction digits
     if parsed.tzinfo is None:

@@ -10,16 +10,18 @@ was expected.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from .checkpoint import is_checkpoint
-from .client import normalize_server_url
 from .errors import InputError
-from .manifest import Parameter, _fold
+from .manifest import Parameter, fold_name
+from .redact import Redactor
 from .times import TIME_FORMATS_HELP, is_user_time
+from .urls import normalize_server_url
 
 
 def _is_server_url(value: object) -> bool:
@@ -59,11 +61,15 @@ def _is_enclosable_query(value: object) -> bool:
             depth -= 1
             if depth < 0:
                 return False
-    return depth == 0 and not quoted and not escaped  # a trailing backslash would escape the wrapping ")"
+    return (
+        depth == 0 and not quoted and not escaped
+    )  # a trailing backslash would escape the wrapping ")"
 
 
 FORMAT_CHECKER.checks("opsgenie-alert-query")(_is_enclosable_query)
-FORMAT_CHECKER.checks("opsgenie-identifier")(lambda v: not isinstance(v, str) or v.strip() not in (".", ".."))
+FORMAT_CHECKER.checks("opsgenie-identifier")(
+    lambda v: not isinstance(v, str) or v.strip() not in (".", "..")
+)
 
 _FORMAT_EXPECTED = {
     "opsgenie-time": f"expected {TIME_FORMATS_HELP}",
@@ -75,8 +81,15 @@ _FORMAT_EXPECTED = {
     "opsgenie-server-url": "expected https://api.opsgenie.com (US) or https://api.eu.opsgenie.com (EU); "
     "http only for loopback hosts; no path, query or credentials",
 }
-_TYPE_NAMES = {"integer": "an integer", "number": "a number", "string": "text", "boolean": "true or false",
-               "object": "an object", "array": "a list", "null": "null"}
+_TYPE_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "text",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "a list",
+    "null": "null",
+}
 _INT_TEXT = re.compile(r"^\s*[+-]?\d{1,18}\s*$")
 _NUMBER_TEXT = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 
@@ -96,24 +109,28 @@ def compile_validator(schema: dict, *, check: bool = False) -> Draft202012Valida
     return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
 
 
-def _show(value: Any, size: int = 60, secrets: Sequence[str] = ()) -> str:
+def _show(value: Any, size: int = 60, redactor: Redactor | None = None) -> str:
     """A short, safe rendering of a value for a message: never the whole of a huge or deeply
     nested value (no full ``repr``), never a secret."""
     if isinstance(value, str):
         text = value[: size * 2]
-        for secret in secrets:
-            text = text.replace(secret, "[REDACTED]")
+        if redactor is not None:
+            text = redactor.text(text)
         text = repr(text[:size]) + ("..." if len(value) > size else "")
     elif isinstance(value, (dict, list, tuple)):
         text = f"{type(value).__name__} of {len(value)} items"
     elif isinstance(value, (bool, int, float)) or value is None:
-        text = repr(value) if not (isinstance(value, int) and abs(value) > 10**30) else "a very large number"
+        text = (
+            repr(value)
+            if not (isinstance(value, int) and abs(value) > 10**30)
+            else "a very large number"
+        )
     else:
         text = type(value).__name__
     return text
 
 
-def _unsendable(value: Any, types: Sequence[Any]) -> Optional[str]:
+def _unsendable(value: Any, types: Sequence[Any]) -> str | None:
     """Why a value cannot be used at all, or None. Checked before the schema looks at it, so
     jsonschema never renders a huge or deeply nested value in a message."""
     if isinstance(value, (dict, list, tuple)) and not {"object", "array"} & set(types):
@@ -136,59 +153,77 @@ class InputValidator:
         schema: the JSON Schema of the inputs (types and constraints).
     """
 
-    def __init__(self, parameters: Sequence[Parameter], schema: dict, *, noun: str = "input") -> None:
+    def __init__(
+        self, parameters: Sequence[Parameter], schema: dict, *, noun: str = "input"
+    ) -> None:
         self.noun = noun
         self.parameters = {p.id: p for p in parameters}
         self.schema = schema
         self.validator = compile_validator(schema)
-        self._names: Dict[str, str] = {}
+        self._names: dict[str, str] = {}
         for parameter in parameters:
-            self._names[_fold(parameter.id)] = parameter.id
-            self._names[_fold(parameter.title)] = parameter.id
-        self._properties: Dict[str, dict] = schema.get("properties", {})
+            self._names[fold_name(parameter.id)] = parameter.id
+            self._names[fold_name(parameter.title)] = parameter.id
+        self._properties: dict[str, dict] = schema.get("properties", {})
 
     def label(self, input_id: str) -> str:
         """``Display Name (id)`` of an input."""
         parameter = self.parameters.get(input_id)
         return f"{parameter.title} ({input_id})" if parameter else input_id
 
-    def _problem(self, input_id: str, text: str) -> Dict[str, str]:
+    def _problem(self, input_id: str, text: str) -> dict[str, str]:
         parameter = self.parameters.get(input_id)
         name = parameter.title if parameter else input_id
         return {"parameter": name, "id": input_id, "message": f"{self.label(input_id)}: {text}"}
 
-    def validate(self, given: Any, *, secrets: Sequence[str] = ()) -> Dict[str, Any]:
+    def validate(self, given: Any, *, redactor: Redactor | None = None) -> dict[str, Any]:
         """Return the inputs keyed by id, coerced, with defaults applied.
 
         Args:
-            secrets: strings never to show in a message (the API key, when it is known).
+            redactor: hides the secrets (the API key, when it is known) in every message.
 
         Raises:
             InputError: every problem at once.
         """
-        hidden = tuple(s for s in secrets if isinstance(s, str) and s)
+        hidden = redactor
         if given is None:
             given = {}
         if not isinstance(given, Mapping):
-            raise InputError([{"parameter": "inputs", "id": "inputs",
-                               "message": f"inputs must be an object of name: value, got {type(given).__name__}"}])
-        problems: List[Dict[str, str]] = []
-        values: Dict[str, Any] = {}
+            raise InputError(
+                [
+                    {
+                        "parameter": "inputs",
+                        "id": "inputs",
+                        "message": f"inputs must be an object of name: value, got {type(given).__name__}",
+                    }
+                ]
+            )
+        problems: list[dict[str, str]] = []
+        values: dict[str, Any] = {}
         hint = None
         for name, value in given.items():
-            input_id = self._names.get(_fold(name)) if isinstance(name, str) else None
+            input_id = self._names.get(fold_name(name)) if isinstance(name, str) else None
             if input_id is None:
                 known = ", ".join(self.label(i) for i in self.parameters) or "none"
                 hint = f"Known {self.noun}s: {known}."
-                problems.append({"parameter": _show(name, 40, hidden).strip("'"), "id": str(name)[:60],
-                                 "message": f"Unknown {self.noun} {_show(name, 60, hidden)}"})
+                problems.append(
+                    {
+                        "parameter": _show(name, 40, hidden).strip("'"),
+                        "id": str(name)[:60],
+                        "message": f"Unknown {self.noun} {_show(name, 60, hidden)}",
+                    }
+                )
                 continue
             if input_id in values:
                 problems.append(self._problem(input_id, "given twice (by display name and by id)"))
                 continue
             if value is None:
                 continue
-            if isinstance(value, str) and not value.strip() and not self.parameters[input_id].required:
+            if (
+                isinstance(value, str)
+                and not value.strip()
+                and not self.parameters[input_id].required
+            ):
                 continue
             values[input_id] = self._coerce(input_id, value)
         for input_id, value in list(values.items()):
@@ -226,24 +261,35 @@ class InputValidator:
             return value.strip().lower() == "true"
         return value
 
-    def _shown(self, input_id: str, value: Any, hidden: Sequence[str]) -> str:
+    def _shown(self, input_id: str, value: Any, hidden: Redactor | None) -> str:
         parameter = self.parameters.get(input_id)
         if parameter is not None and parameter.secret:
             return "a value that is not shown (secret)" if value is not None else "null"
-        return _show(value, secrets=hidden)
+        return _show(value, redactor=hidden)
 
-    def _translate(self, error: ValidationError, values: Mapping[str, Any], hidden: Sequence[str]) -> List[Dict[str, str]]:
+    def _translate(
+        self, error: ValidationError, values: Mapping[str, Any], hidden: Redactor | None
+    ) -> list[dict[str, str]]:
         if error.validator == "required":
-            return [self._problem(i, "is required") for i in error.validator_value if i not in values]
+            return [
+                self._problem(i, "is required") for i in error.validator_value if i not in values
+            ]
         if error.validator == "additionalProperties":
-            return [self._problem(str(k), "is not an input of this command")
-                    for k in values if k not in self._properties]
+            return [
+                self._problem(str(k), "is not an input of this command")
+                for k in values
+                if k not in self._properties
+            ]
         input_id = str(error.absolute_path[0]) if error.absolute_path else "inputs"
         schema = error.schema if isinstance(error.schema, dict) else {}
         value = error.instance
         kind = error.validator
         if kind == "type":
-            wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+            wanted = (
+                error.validator_value
+                if isinstance(error.validator_value, list)
+                else [error.validator_value]
+            )
             expected = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
             text = f"expected {expected}, got {self._shown(input_id, value, hidden)}"
         elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):

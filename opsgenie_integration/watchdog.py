@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -33,15 +33,17 @@ class Watchdog:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._watches: Dict[int, _Watch] = {}
-        self._thread: Optional[threading.Thread] = None
+        self._watches: dict[int, _Watch] = {}
+        self._thread: threading.Thread | None = None
 
     def watch(self, sock: Any, seconds: float) -> _Watch:
         entry = _Watch(time.monotonic() + seconds, sock)
         with self._cond:
             self._watches[id(entry)] = entry
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="opsgenie-answer-watchdog", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="opsgenie-answer-watchdog", daemon=True
+                )
                 self._thread.start()
             self._cond.notify()
         return entry
@@ -89,7 +91,9 @@ class _HeaderDeadline:
         finally:
             if entry is not None:
                 WATCHDOG.unwatch(entry)
-        if entry is not None and entry.fired:  # cut short, http.client may still make a response of it
+        if (
+            entry is not None and entry.fired
+        ):  # cut short, http.client may still make a response of it
             response.close()
             raise self._overdue()
         return response
@@ -98,13 +102,17 @@ class _HeaderDeadline:
         return ReadTimeoutError(None, "", f"no complete headers within {self.header_deadline:g} s")
 
 
-def pool_classes(header_deadline: float) -> Dict[str, type]:
+def pool_classes(header_deadline: float) -> dict[str, type]:
     """urllib3 pool classes whose connections enforce ``header_deadline`` (s), for
     ``PoolManager.pool_classes_by_scheme``."""
     attrs = {"header_deadline": header_deadline}
     http_conn = type("DeadlineHTTPConnection", (_HeaderDeadline, HTTPConnection), attrs)
     https_conn = type("DeadlineHTTPSConnection", (_HeaderDeadline, HTTPSConnection), attrs)
     return {
-        "http": type("DeadlineHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
-        "https": type("DeadlineHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+        "http": type(
+            "DeadlineHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}
+        ),
+        "https": type(
+            "DeadlineHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}
+        ),
     }

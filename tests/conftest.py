@@ -15,12 +15,13 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
+import contract
 import pytest
 import requests
 
-import contract
+from opsgenie_integration import Integration
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -62,23 +63,22 @@ def fixture_body():
 
 @pytest.fixture
 def integration():
-    from opsgenie_integration import Integration
-
     return Integration.load(entry_points=False)
 
 
 @pytest.fixture
-def conn() -> Dict[str, Any]:
+def conn() -> dict[str, Any]:
     """Connection settings for requests-mock tests (US region, fake key, no retry waits)."""
     return {"server_url": BASE, "api_key": API_KEY, "api_version": "v2", "max_retry_time": 0}
 
 
 # -- the API key never reaches a log record, at any level --------------------------------------
 
+
 class _RecordTexts(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
-        self.texts: List[str] = []
+        self.texts: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
@@ -99,12 +99,14 @@ def _api_key_never_logged():
     root.removeHandler(watcher)
     root.setLevel(previous)
     leaked = [t for t in watcher.texts if API_KEY in t]
-    assert not leaked, f"the API key appeared in {len(leaked)} log records, e.g. {leaked[0][:200]!r}"
+    assert not leaked, (
+        f"the API key appeared in {len(leaked)} log records, e.g. {leaked[0][:200]!r}"
+    )
 
 
 # -- contract check of every request ---------------------------------------------------------
 
-_SENT: List[tuple] = []
+_SENT: list[tuple] = []
 
 
 @pytest.fixture(autouse=True)
@@ -123,15 +125,22 @@ def _record_requests(monkeypatch, request):
     _SENT.clear()
     if request.node.get_closest_marker("no_contract") or not shared_available():
         return
-    spec = contract.load_spec(str(shared_path() / "opsgenie" / "openapi" / "opsgenie-v2-subset.openapi3.json"))
+    spec = contract.load_spec(
+        str(shared_path() / "opsgenie" / "openapi" / "opsgenie-v2-subset.openapi3.json")
+    )
     problems = []
     for method, url in sent:
         path = requests.utils.urlparse(url).path
         if path.startswith(("/v2/", "/v1/")):
             problems.extend(contract.check_request(spec, method, url))
     if problems:
-        pytest.fail("requests outside OpsGenie's OpenAPI description:\n" + "\n".join(sorted(set(problems))))
+        pytest.fail(
+            "requests outside OpsGenie's OpenAPI description:\n" + "\n".join(sorted(set(problems)))
+        )
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "no_contract: requests of this test are not checked against the OpenAPI description")
+    config.addinivalue_line(
+        "markers",
+        "no_contract: requests of this test are not checked against the OpenAPI description",
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 
@@ -28,7 +27,7 @@ def _resolve(spec: dict, node: dict) -> dict:
     return node
 
 
-def _operations(spec: dict) -> List[Tuple[str, List[str], str, dict]]:
+def _operations(spec: dict) -> list[tuple[str, list[str], str, dict]]:
     ops = []
     for template, item in spec["paths"].items():
         segments = template.strip("/").split("/")
@@ -40,7 +39,9 @@ def _operations(spec: dict) -> List[Tuple[str, List[str], str, dict]]:
     return ops
 
 
-def find_operation(spec: dict, method: str, raw_path: str) -> Optional[Tuple[str, dict, Dict[str, str]]]:
+def find_operation(
+    spec: dict, method: str, raw_path: str
+) -> tuple[str, dict, dict[str, str]] | None:
     """(template, operation, path params decoded) for a raw (percent-encoded) path."""
     segments = raw_path.strip("/").split("/")
     for op_method, template_segments, template, op in _operations(spec):
@@ -57,9 +58,11 @@ def find_operation(spec: dict, method: str, raw_path: str) -> Optional[Tuple[str
     return None
 
 
-def _value_ok(schema: dict, value: str) -> Optional[str]:
+def _value_ok(schema: dict, value: str) -> str | None:
     kind = schema.get("type")
-    if "enum" in schema and value not in [str(v).lower() if isinstance(v, bool) else str(v) for v in schema["enum"]]:
+    if "enum" in schema and value not in [
+        str(v).lower() if isinstance(v, bool) else str(v) for v in schema["enum"]
+    ]:
         return f"value {value!r} not in enum {schema['enum']}"
     if kind == "integer":
         try:
@@ -81,7 +84,7 @@ def _value_ok(schema: dict, value: str) -> Optional[str]:
     return None
 
 
-def check_request(spec: dict, method: str, url: str) -> List[str]:
+def check_request(spec: dict, method: str, url: str) -> list[str]:
     """Problems of one request against the spec (empty when it conforms)."""
     parts = urlsplit(url)
     found = find_operation(spec, method, parts.path)

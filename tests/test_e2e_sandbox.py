@@ -9,12 +9,11 @@ import socket
 import time
 
 import pytest
+from conftest import API_KEY, REPO
 from jsonschema import Draft202012Validator
 
 from opsgenie_integration import Integration
 from opsgenie_integration.sandbox import Sandbox
-
-from conftest import API_KEY, REPO
 
 ENVELOPE = Draft202012Validator(json.loads((REPO / "schemas" / "envelope.schema.json").read_text()))
 READ_ONLY = "0a0b0c0d-1111-4222-8333-444444444444"
@@ -59,19 +58,46 @@ def last_request(sb, prefix):
 
 # -- every command Successful --------------------------------------------------------------------
 
+
 def test_fetch_event(integration_, sb):
-    envelope = run(integration_, sb, "Fetch Event", {"Start Time": "8 days ago", "Number of Event(s) Fetched": 50})
+    envelope = run(
+        integration_,
+        sb,
+        "Fetch Event",
+        {"Start Time": "8 days ago", "Number of Event(s) Fetched": 50},
+    )
     assert envelope["return_data"] == "Successful" and len(envelope["events"]) == 50
     request = last_request(sb, "/v2/alerts")
-    assert request.query["sort"] == ["updatedAt"] and request.query["order"] == ["asc"] and request.query["limit"] == ["50"]
+    assert (
+        request.query["sort"] == ["updatedAt"]
+        and request.query["order"] == ["asc"]
+        and request.query["limit"] == ["50"]
+    )
     assert request.query["query"][0].startswith("updatedAt >= ")
-    assert set(envelope["events"][0]) == {"Unique Event Key", "Original event ID", "Event name", "Status", "Message",
-                                          "Aggregated / Correlated Event count", "Priority", "Start Time", "Acknowledged"}
+    assert set(envelope["events"][0]) == {
+        "Unique Event Key",
+        "Original event ID",
+        "Event name",
+        "Status",
+        "Message",
+        "Aggregated / Correlated Event count",
+        "Priority",
+        "Start Time",
+        "Acknowledged",
+    }
 
 
 def test_fetch_event_with_query(integration_, sb):
-    envelope = run(integration_, sb, "Fetch Event", {"Start Time": "8 days ago", "limit": 100,
-                                                     "Search Condition": "status: open AND priority: (P1 OR P2)"})
+    envelope = run(
+        integration_,
+        sb,
+        "Fetch Event",
+        {
+            "Start Time": "8 days ago",
+            "limit": 100,
+            "Search Condition": "status: open AND priority: (P1 OR P2)",
+        },
+    )
     assert envelope["return_data"] == "Successful" and envelope["events"]
     assert {e["Status"] for e in envelope["events"]} == {"open"}
     assert {e["Priority"] for e in envelope["events"]} <= {"P1", "P2"}
@@ -79,15 +105,21 @@ def test_fetch_event_with_query(integration_, sb):
 
 def test_fetch_event_malformed_query_is_a_clear_422(integration_, sb):
     envelope = run(integration_, sb, "Fetch Event", {"Search Condition": "status: open AND"})
-    assert envelope["error"]["status_code"] == 422 and "query" in envelope["error"]["message"].lower()
+    assert (
+        envelope["error"]["status_code"] == 422 and "query" in envelope["error"]["message"].lower()
+    )
     assert "query" in envelope["error"]["hint"]  # OpsGenie's errors map names the parameter
 
 
-@pytest.mark.parametrize("query", ["status: closed) OR (status: open", "status:(open", 'message: "unclosed', "a)"])
+@pytest.mark.parametrize(
+    "query", ["status: closed) OR (status: open", "status:(open", 'message: "unclosed', "a)"]
+)
 def test_fetch_event_query_cannot_escape_its_parentheses(integration_, sb, query):
     envelope = run(integration_, sb, "Fetch Event", {"Search Condition": query})
     assert envelope["error"]["type"] == "validation" and sb.requests == []
-    assert envelope["error"]["message"].startswith("Search Condition (query): expected an OpsGenie search query whose parentheses")
+    assert envelope["error"]["message"].startswith(
+        "Search Condition (query): expected an OpsGenie search query whose parentheses"
+    )
 
 
 def test_get_schedules(integration_, sb):
@@ -99,20 +131,47 @@ def test_get_schedules(integration_, sb):
 
 @pytest.mark.parametrize("name", ["Ops Team/EU #1", "Équipe Nuit"])
 def test_on_call_and_timeline_round_trip_odd_names(integration_, sb, name):
-    envelope = run(integration_, sb, "Get On-call User", {"Schedule Name": name, "Datetime": "2024-03-01T08:00:00+02:00"})
+    envelope = run(
+        integration_,
+        sb,
+        "Get On-call User",
+        {"Schedule Name": name, "Datetime": "2024-03-01T08:00:00+02:00"},
+    )
     assert envelope["return_data"] == "Successful" and envelope["schedule"]["name"] == name
     request = last_request(sb, "/v2/schedules/")
-    assert request.query["scheduleIdentifierType"] == ["name"] and request.query["date"] == ["2024-03-01T06:00:00+00:00"]
+    assert request.query["scheduleIdentifierType"] == ["name"] and request.query["date"] == [
+        "2024-03-01T06:00:00+00:00"
+    ]
     assert all(u["name"] for u in envelope["on_call_users"])
-    assert not [p for p in envelope["unresolved_participants"] if p["type"] == "team"] or envelope.get("on_call_recipients") is not None
+    assert (
+        not [p for p in envelope["unresolved_participants"] if p["type"] == "team"]
+        or envelope.get("on_call_recipients") is not None
+    )
     today = time.strftime("%Y-%m-%d", time.gmtime())
-    timeline = run(integration_, sb, "Get Schedule Timeline", {"Schedule Name": name, "Interval": 2, "Interval Unit": "days",
-                                                               "Date": today, "Expand": "base,override"})
-    assert timeline["return_data"] == "Successful" and timeline["timeline"]["_parent"]["name"] == name
+    timeline = run(
+        integration_,
+        sb,
+        "Get Schedule Timeline",
+        {
+            "Schedule Name": name,
+            "Interval": 2,
+            "Interval Unit": "days",
+            "Date": today,
+            "Expand": "base,override",
+        },
+    )
+    assert (
+        timeline["return_data"] == "Successful" and timeline["timeline"]["_parent"]["name"] == name
+    )
     request = last_request(sb, "/v2/schedules/")
     assert request.path.endswith("/timeline")
-    assert request.query == {"identifierType": ["name"], "interval": ["2"], "intervalUnit": ["days"],
-                             "date": [f"{today}T00:00:00+00:00"], "expand": ["base,override"]}
+    assert request.query == {
+        "identifierType": ["name"],
+        "interval": ["2"],
+        "intervalUnit": ["days"],
+        "date": [f"{today}T00:00:00+00:00"],
+        "expand": ["base,override"],
+    }
     assert timeline["periods"] and all(p["startDate"] < p["endDate"] for p in timeline["periods"])
 
 
@@ -120,7 +179,9 @@ def test_on_call_users_are_people(integration_, sb):
     """Teams in the participant tree are resolved to people (through the flat answer)."""
     envelope = run(integration_, sb, "Get On-call User", {"Schedule Name": "Ops Team/EU #1"})
     usernames = {u["username"] for u in sb.store.users}
-    assert envelope["on_call_users"] and all(u["name"] in usernames for u in envelope["on_call_users"])
+    assert envelope["on_call_users"] and all(
+        u["name"] in usernames for u in envelope["on_call_users"]
+    )
 
 
 def test_empty_schedule_is_successful(integration_, sb):
@@ -129,7 +190,9 @@ def test_empty_schedule_is_successful(integration_, sb):
 
 
 def test_get_single_user_round_trips_plus(integration_, sb):
-    envelope = run(integration_, sb, "Get Single User", {"Username or ID": "user+oncall@example.com"})
+    envelope = run(
+        integration_, sb, "Get Single User", {"Username or ID": "user+oncall@example.com"}
+    )
     assert envelope["user"]["username"] == "user+oncall@example.com"
     assert last_request(sb, "/v2/users/").path == "/v2/users/user%2Boncall%40example.com"
     by_id = run(integration_, sb, "Get Single User", {"user": envelope["user"]["id"]})
@@ -138,35 +201,60 @@ def test_get_single_user_round_trips_plus(integration_, sb):
 
 def test_test_connection(integration_, sb):
     envelope = run(integration_, sb, "Test Connection")
-    assert envelope["return_data"] == "Successful" and all(c["can_run"] for c in envelope["commands"].values())
+    assert envelope["return_data"] == "Successful" and all(
+        c["can_run"] for c in envelope["commands"].values()
+    )
     assert [r.path for r in sb.requests] == ["/v2/account", "/v2/alerts"]
 
 
 # -- the core's errors, reproduced by the sandbox --------------------------------------------------
 
+
 def test_unknown_key(integration_, sb):
-    envelope = run(integration_, sb, "Get Schedules", api_key="ffffffff-ffff-4fff-8fff-ffffffffffff")
-    assert envelope["error"]["text"].startswith("Get Schedules failed. Status Code: 401. Message: Could not authenticate.")
+    envelope = run(
+        integration_, sb, "Get Schedules", api_key="ffffffff-ffff-4fff-8fff-ffffffffffff"
+    )
+    assert envelope["error"]["text"].startswith(
+        "Get Schedules failed. Status Code: 401. Message: Could not authenticate."
+    )
     assert "EU" in envelope["error"]["hint"]
 
 
 def test_malformed_key(integration_, sb):
     envelope = run(integration_, sb, "Test Connection", api_key="not-a-key")
-    assert envelope["error"]["status_code"] == 422 and envelope["error"]["message"] == "Key format is not valid!"
+    assert (
+        envelope["error"]["status_code"] == 422
+        and envelope["error"]["message"] == "Key format is not valid!"
+    )
     assert "malformed" in envelope["error"]["text"]
 
 
 def test_key_of_the_other_region(integration_, sb):
     envelope = run(integration_, sb, "Test Connection", server_url=sb.url_for("eu"))
     error = envelope["error"]
-    assert error["status_code"] == 401 and "region" in error["hint"] and sb.url_for("eu") in error["hint"]
+    assert (
+        error["status_code"] == 401
+        and "region" in error["hint"]
+        and sb.url_for("eu") in error["hint"]
+    )
     assert error["failure_indicator"] == "Test Connection failed. Failed to check the connector."
 
 
-@pytest.mark.parametrize("key, can, cannot", [
-    (READ_ONLY, {"Fetch Event"}, {"Get On-call User", "Get Schedules", "Get Schedule Timeline", "Get Single User"}),
-    (CONFIG_ONLY, {"Get On-call User", "Get Schedules", "Get Schedule Timeline", "Get Single User"}, {"Fetch Event"}),
-])
+@pytest.mark.parametrize(
+    "key, can, cannot",
+    [
+        (
+            READ_ONLY,
+            {"Fetch Event"},
+            {"Get On-call User", "Get Schedules", "Get Schedule Timeline", "Get Single User"},
+        ),
+        (
+            CONFIG_ONLY,
+            {"Get On-call User", "Get Schedules", "Get Schedule Timeline", "Get Single User"},
+            {"Fetch Event"},
+        ),
+    ],
+)
 def test_missing_rights(integration_, sb, key, can, cannot):
     envelope = run(integration_, sb, "Test Connection", api_key=key)
     assert envelope["return_data"] == "Failed" and envelope["error"]["code"] == 40301
@@ -175,10 +263,17 @@ def test_missing_rights(integration_, sb, key, can, cannot):
     for name in cannot:
         assert name in envelope["error"]["message"]
     command = sorted(cannot)[0]
-    inputs = {"Get On-call User": {"Schedule Name": "Équipe Nuit"}, "Get Schedule Timeline": {"Schedule Name": "Équipe Nuit"},
-              "Get Single User": {"user": "user+oncall@example.com"}}.get(command, {})
+    inputs = {
+        "Get On-call User": {"Schedule Name": "Équipe Nuit"},
+        "Get Schedule Timeline": {"Schedule Name": "Équipe Nuit"},
+        "Get Single User": {"user": "user+oncall@example.com"},
+    }.get(command, {})
     failed = run(integration_, sb, command, inputs, api_key=key)
-    assert failed["error"]["status_code"] == 403 and failed["error"]["code"] == 40301 and failed["error"]["type"] == "forbidden"
+    assert (
+        failed["error"]["status_code"] == 403
+        and failed["error"]["code"] == 40301
+        and failed["error"]["type"] == "forbidden"
+    )
 
 
 def test_rights_switched_at_run_time(integration_, sb):
@@ -186,20 +281,32 @@ def test_rights_switched_at_run_time(integration_, sb):
     sb.add_key(key, rights=("read", "configuration"))
     assert run(integration_, sb, "Test Connection", api_key=key)["return_data"] == "Successful"
     sb.set_rights(key, ("read",))
-    assert "Get Schedules" in run(integration_, sb, "Test Connection", api_key=key)["error"]["message"]
+    assert (
+        "Get Schedules" in run(integration_, sb, "Test Connection", api_key=key)["error"]["message"]
+    )
 
 
-@pytest.mark.parametrize("command, inputs, words", [
-    ("Get On-call User", {"Schedule Name": "No Such Schedule"}, "No Such Schedule"),
-    ("Get Schedule Timeline", {"Schedule Name": "ops team/eu #1"}, "ops team/eu #1"),  # names are exact
-    ("Get Single User", {"user": "nobody@example.com"}, "nobody@example.com"),
-])
+@pytest.mark.parametrize(
+    "command, inputs, words",
+    [
+        ("Get On-call User", {"Schedule Name": "No Such Schedule"}, "No Such Schedule"),
+        (
+            "Get Schedule Timeline",
+            {"Schedule Name": "ops team/eu #1"},
+            "ops team/eu #1",
+        ),  # names are exact
+        ("Get Single User", {"user": "nobody@example.com"}, "nobody@example.com"),
+    ],
+)
 def test_not_found(integration_, sb, command, inputs, words):
     error = run(integration_, sb, command, inputs)["error"]
-    assert error["status_code"] == 404 and error["type"] == "not_found" and words in error["message"]
+    assert (
+        error["status_code"] == 404 and error["type"] == "not_found" and words in error["message"]
+    )
 
 
 # -- faults over real sockets: each within a stated bound ----------------------------------------
+
 
 def timed(integration, sb, command, inputs=None, **settings):
     started = time.monotonic()
@@ -215,13 +322,17 @@ def test_throttled_every_request_gives_up_within_the_retry_budget(integration_, 
     envelope, seconds = timed(integration_, sb, "Get Schedules", max_retry_time=2.5)
     error = envelope["error"]
     assert error["status_code"] == 429 and error["type"] == "rate_limited" and error["retryable"]
-    assert 2 <= len(sb.requests) <= 4  # retried, honouring X-RateLimit-Period-In-Sec (1 s), then stopped
+    assert (
+        2 <= len(sb.requests) <= 4
+    )  # retried, honouring X-RateLimit-Period-In-Sec (1 s), then stopped
     assert seconds < 4.0
 
 
 def test_throttling_that_clears_is_retried_transparently(integration_, sb):
     sb.rate_limits.set("configuration", per_second=2, period_seconds=1)
-    envelopes = [run(integration_, sb, "Get Schedules", max_retry_time=10)["return_data"] for _ in range(6)]
+    envelopes = [
+        run(integration_, sb, "Get Schedules", max_retry_time=10)["return_data"] for _ in range(6)
+    ]
     assert envelopes == ["Successful"] * 6
     assert any(r.status == 429 for r in sb.requests)
 
@@ -237,7 +348,11 @@ def test_html_5xx_when_retries_run_out(integration_, sb, status):
     sb.faults.add("html_5xx", status=status)
     envelope, seconds = timed(integration_, sb, "Get Schedules", max_retry_time=1)
     error = envelope["error"]
-    assert error["status_code"] == status and "HTML page" in error["message"] and error["type"] == "server"
+    assert (
+        error["status_code"] == status
+        and "HTML page" in error["message"]
+        and error["type"] == "server"
+    )
     assert seconds < 3
 
 
@@ -250,26 +365,38 @@ def test_refused_connection(integration_, sb):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    envelope, seconds = timed(integration_, sb, "Get Schedules", server_url=f"http://127.0.0.1:{port}", max_retry_time=2)
+    envelope, seconds = timed(
+        integration_, sb, "Get Schedules", server_url=f"http://127.0.0.1:{port}", max_retry_time=2
+    )
     error = envelope["error"]
-    assert error["type"] == "transport" and error["status_code"] is None and "Could not connect" in error["message"]
+    assert (
+        error["type"] == "transport"
+        and error["status_code"] is None
+        and "Could not connect" in error["message"]
+    )
     assert "Server URL" in error["hint"] and seconds < 4
 
 
 def test_read_timeout(integration_, sb):
     sb.faults.add("latency", seconds=3)
     envelope, seconds = timed(integration_, sb, "Get Schedules", timeout=0.5, max_retry_time=0)
-    assert envelope["error"]["type"] == "timeout" and "within the timeout" in envelope["error"]["message"]
+    assert (
+        envelope["error"]["type"] == "timeout"
+        and "within the timeout" in envelope["error"]["message"]
+    )
     assert seconds < 2
 
 
-@pytest.mark.parametrize("kind, error_type, words", [
-    ("reset", "transport", "connect"),
-    ("truncate", "bad_response", "not JSON"),  # half a JSON body, Content-Length matching
-    ("html_200", "bad_response", "not JSON"),
-    ("empty_200", "bad_response", "empty body"),
-    ("plain_404", "not_found", "HTTP 404"),
-])
+@pytest.mark.parametrize(
+    "kind, error_type, words",
+    [
+        ("reset", "transport", "connect"),
+        ("truncate", "bad_response", "not JSON"),  # half a JSON body, Content-Length matching
+        ("html_200", "bad_response", "not JSON"),
+        ("empty_200", "bad_response", "empty body"),
+        ("plain_404", "not_found", "HTTP 404"),
+    ],
+)
 def test_broken_answers(integration_, sb, kind, error_type, words):
     sb.faults.add(kind)
     envelope, seconds = timed(integration_, sb, "Get Schedules", max_retry_time=1)
@@ -281,5 +408,13 @@ def test_broken_answers(integration_, sb, kind, error_type, words):
 def test_optional_inputs_are_sent_and_left_out_ones_are_not(integration_, sb):
     run(integration_, sb, "Get Schedule Timeline", {"Schedule Name": "Équipe Nuit"})
     assert last_request(sb, "/v2/schedules/").query == {"identifierType": ["name"]}
-    run(integration_, sb, "Get Schedule Timeline", {"Schedule Name": "Équipe Nuit", "Interval Unit": "months"})
-    assert last_request(sb, "/v2/schedules/").query == {"identifierType": ["name"], "intervalUnit": ["months"]}
+    run(
+        integration_,
+        sb,
+        "Get Schedule Timeline",
+        {"Schedule Name": "Équipe Nuit", "Interval Unit": "months"},
+    )
+    assert last_request(sb, "/v2/schedules/").query == {
+        "identifierType": ["name"],
+        "intervalUnit": ["months"],
+    }

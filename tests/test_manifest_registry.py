@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 import types
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pluggy
 import pytest
+import requests_mock as rm
 import yaml
-
-from opsgenie_integration import Integration
-from opsgenie_integration.hookspecs import hookimpl
-from opsgenie_integration.manifest import ManifestError, load_manifest
-from opsgenie_integration.registry import CommandResult, CommandSpec, RegistryError, schema_drift
-
 from conftest import REPO
+from jsonschema import Draft202012Validator
 
-SIX = ["fetch_event", "get_on_call_user", "get_schedules", "get_schedule_timeline", "get_single_user", "test_connection"]
+from opsgenie_integration import Integration, hookspecs
+from opsgenie_integration.command import CommandResult, CommandSpec, hookimpl
+from opsgenie_integration.manifest import ManifestError, load_manifest
+from opsgenie_integration.mapping import default_field_mapping
+from opsgenie_integration.registry import RegistryError, schema_drift
+
+SIX = [
+    "fetch_event",
+    "get_on_call_user",
+    "get_schedules",
+    "get_schedule_timeline",
+    "get_single_user",
+    "test_connection",
+]
 
 
 def test_manifest_declares_the_six_commands():
     manifest = load_manifest()
     assert [c.id for c in manifest.commands] == SIX
     assert [c.name for c in manifest.commands] == [
-        "Fetch Event", "Get On-call User", "Get Schedules", "Get Schedule Timeline", "Get Single User", "Test Connection"]
+        "Fetch Event",
+        "Get On-call User",
+        "Get Schedules",
+        "Get Schedule Timeline",
+        "Get Single User",
+        "Test Connection",
+    ]
     params = {p.id: p for p in manifest.connection_parameters}
     assert params["server_url"].default == "https://api.opsgenie.com"
     assert params["api_key"].secret and params["api_key"].required
@@ -35,8 +53,6 @@ def test_manifest_declares_the_six_commands():
 
 
 def test_every_schema_is_valid_and_documented():
-    from jsonschema import Draft202012Validator
-
     for path in sorted((REPO / "schemas").glob("*.json")):
         Draft202012Validator.check_schema(json.loads(path.read_text()))
 
@@ -82,7 +98,12 @@ def test_manifest_problems_are_reported_together(tmp_path):
     with pytest.raises(ManifestError) as caught:
         load_manifest(_manifest_copy(tmp_path, break_it))
     text = str(caught.value)
-    for where in ("commands[0].name", "commands[1].right", "commands[2]", "connection.parameters[0]"):
+    for where in (
+        "commands[0].name",
+        "commands[1].right",
+        "commands[2]",
+        "connection.parameters[0]",
+    ):
         assert where in text
     assert len(caught.value.problems) >= 4
 
@@ -105,7 +126,9 @@ def test_manifest_command_without_handler_is_refused(tmp_path):
     def add(raw):
         raw["commands"].append({**raw["commands"][2], "id": "get_teams", "name": "Get Teams"})
 
-    with pytest.raises(RegistryError, match="declares command 'get_teams' .* no plugin provides a handler"):
+    with pytest.raises(
+        RegistryError, match="declares command 'get_teams' .* no plugin provides a handler"
+    ):
         Integration.load(entry_points=False, manifest_path=_manifest_copy(tmp_path, add))
 
 
@@ -117,7 +140,9 @@ def test_handler_without_manifest_entry_is_refused():
         return [CommandSpec("get_teams", lambda ctx: CommandResult(None))]
 
     plugin.opsgenie_register_commands = opsgenie_register_commands
-    with pytest.raises(RegistryError, match="provides command 'get_teams', which integration.yaml does not declare"):
+    with pytest.raises(
+        RegistryError, match="provides command 'get_teams', which integration.yaml does not declare"
+    ):
         Integration.load(plugins=[plugin], entry_points=False)
 
 
@@ -129,7 +154,9 @@ def test_duplicate_handler_is_refused_naming_both_plugins():
 
     with pytest.raises(RegistryError) as caught:
         Integration.load(plugins=[Shadow()], entry_points=False)
-    assert "'get_schedules' is provided twice" in str(caught.value) and "builtin_commands" in str(caught.value)
+    assert "'get_schedules' is provided twice" in str(caught.value) and "builtin_commands" in str(
+        caught.value
+    )
 
 
 def test_misspelt_hook_implementation_is_refused():
@@ -138,45 +165,123 @@ def test_misspelt_hook_implementation_is_refused():
         def opsgenie_register_comands(self):  # sic
             return []
 
-    with pytest.raises(pluggy.PluginValidationError, match="unknown hook 'opsgenie_register_comands'"):
+    with pytest.raises(
+        pluggy.PluginValidationError, match="unknown hook 'opsgenie_register_comands'"
+    ):
         Integration.load(plugins=[Typo()], entry_points=False)
 
 
+class _Audit:
+    """A plugin observing every command through the before and after hooks."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple] = []
+
+    @hookimpl
+    def opsgenie_before_command(self, command, inputs):
+        self.seen.append(("before", command, dict(inputs)))
+
+    @hookimpl
+    def opsgenie_after_command(self, command, envelope, seconds):
+        self.seen.append(("after", command, envelope["return_data"], seconds >= 0))
+
+
 def test_third_party_plugin_can_replace_nothing_but_can_observe():
-    seen = []
-
-    class Audit:
-        @hookimpl
-        def opsgenie_before_command(self, command, inputs):
-            seen.append(("before", command, dict(inputs)))
-
-        @hookimpl
-        def opsgenie_after_command(self, command, envelope, seconds):
-            seen.append(("after", command, envelope["return_data"], seconds >= 0))
-
-    integration = Integration.load(plugins=[Audit()], entry_points=False)
+    audit = _Audit()
+    integration = Integration.load(plugins=[audit], entry_points=False)
     envelope = integration.run("Get Single User", {"user": "  "}, {"api_key": "k" * 36})
     assert envelope["return_data"] == "Failed"
-    assert seen == [("after", "Get Single User", "Failed", True)]  # invalid input: the command never started
+    # invalid input: the command never started
+    assert audit.seen == [("after", "Get Single User", "Failed", True)]
+
+
+@pytest.mark.parametrize(
+    "command, inputs, settings, shown",
+    [
+        ("Delete Everything", {}, {"api_key": "k" * 36}, "Delete Everything"),  # unknown command
+        ("Get Schedules", {}, None, "Get Schedules"),  # no settings
+        ("Get Schedules", {}, {"api_key": "k" * 36, "server_url": "http://x"}, "Get Schedules"),
+    ],
+)
+def test_after_hook_sees_every_early_failure_and_before_hook_none(command, inputs, settings, shown):
+    audit = _Audit()
+    integration = Integration.load(plugins=[audit], entry_points=False)
+    envelope = integration.run(command, inputs, settings)
+    assert envelope["return_data"] == "Failed"
+    assert audit.seen == [("after", shown, "Failed", True)]
+
+
+def test_before_hook_gets_the_validated_inputs_by_id(conn):
+    audit = _Audit()
+    integration = Integration.load(plugins=[audit], entry_points=False)
+    with rm.Mocker() as m:
+        m.get(rm.ANY, json={"data": {"username": "a@example.com"}, "requestId": "r"})
+        integration.run("Get Single User", {"Username or ID": "a@example.com"}, conn)
+    assert audit.seen == [
+        ("before", "Get Single User", {"user": "a@example.com"}),
+        ("after", "Get Single User", "Successful", True),
+    ]
 
 
 def test_builtins_are_the_entry_point_plugins():
     """The built-in commands are registered under their entry-point name, exactly as a third party's."""
-    from importlib.metadata import entry_points
-
     names = {ep.name: ep.value for ep in entry_points(group="opsgenie_integration")}
-    assert names.get("builtin_commands") == "opsgenie_integration.handlers"
+    assert names.get("builtin_commands") == "opsgenie_integration.commands"
     integration = Integration.load()  # loading entry points does not register them twice
     assert [c.id for c in integration.commands] == SIX
 
 
 def test_event_source_mapping_is_declared_and_compiles():
-    from opsgenie_integration.mapping import default_field_mapping
-
     manifest = load_manifest()
     source = manifest.event_source_for("fetch_event")
     mapping = default_field_mapping(source["field_mapping"])
     assert mapping.main_event_json_path == "$.data"
     assert mapping.field_names == (
-        "Unique Event Key", "Original event ID", "Event name", "Status", "Message",
-        "Aggregated / Correlated Event count", "Priority", "Start Time", "Acknowledged")
+        "Unique Event Key",
+        "Original event ID",
+        "Event name",
+        "Status",
+        "Message",
+        "Aggregated / Correlated Event count",
+        "Priority",
+        "Start Time",
+        "Acknowledged",
+    )
+
+
+def _readme_section(title: str) -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def _hookspecs() -> dict[str, list[str]]:
+    """Every hook specification in hookspecs.py, with its argument names in order."""
+    specs = {}
+    for name, function in vars(hookspecs).items():
+        if callable(function) and hasattr(function, f"{hookspecs.PROJECT}_spec"):
+            specs[name] = list(inspect.signature(function).parameters)
+    return specs
+
+
+def test_hookspecs_are_the_four_known_hooks():
+    assert _hookspecs() == {
+        "opsgenie_register_commands": [],
+        "opsgenie_resolve_secret": ["scheme", "reference"],
+        "opsgenie_before_command": ["command", "inputs"],
+        "opsgenie_after_command": ["command", "envelope", "seconds"],
+    }
+
+
+def test_every_hook_is_documented_in_the_readme_with_its_arguments():
+    """As datasette does: the README's plugin section names each hook as ``name(arg, ...)``."""
+    section = _readme_section("Plugins")
+    undocumented = [
+        f"{name}({', '.join(args)})"
+        for name, args in _hookspecs().items()
+        if f"`{name}({', '.join(args)})`" not in section
+    ]
+    assert not undocumented, f"hooks missing from README.md's Plugins section: {undocumented}"
+    documented = set(re.findall(r"`(opsgenie_\w+)\(", section))
+    assert documented == set(_hookspecs()), "the README documents a hook that does not exist"

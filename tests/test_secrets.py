@@ -8,7 +8,6 @@ the secret, whether the connection is given to ``Integration.run`` as a dict, th
 from __future__ import annotations
 
 import importlib
-import io
 import json
 import logging
 import os
@@ -19,12 +18,12 @@ import pytest
 import requests_mock as rm
 from conftest import API_KEY, BASE, REPO, load_fixture
 
-from opsgenie_integration.cli import main
 from opsgenie_integration.healthcheck import TestConnectionCheck
 from opsgenie_integration.secrets import literal_secrets, split_reference
 
 EXAMPLE_PLUGIN = REPO / "examples" / "vault_plugin"
 OTHER_SECRET = "b7c6d5e4-f3a2-4190-8b7c-6d5e4f3a2b1c"  # stored beside the key in the vault
+
 
 def mock_test_connection(m: rm.Mocker) -> None:
     """OpsGenie answers both calls of Test Connection (account, then one alert)."""
@@ -133,29 +132,6 @@ def test_env_missing_names_the_reference(integration, conn, monkeypatch):
     envelope = integration.run("Test Connection", {}, dict(conn, api_key="env:OG_NOT_SET"))
     assert "'env:OG_NOT_SET'" in envelope["error"]["text"]
     assert "[REDACTED]" not in json.dumps(envelope)
-
-
-def test_env_missing_through_the_cli(tmp_path, monkeypatch):
-    # Given a --connection file whose api_key names an unset variable
-    monkeypatch.delenv("OG_NOT_SET", raising=False)
-    path = tmp_path / "conn.yaml"
-    path.write_text(f"server_url: {BASE}\napi_key: env:OG_NOT_SET\n")
-    out, err = io.StringIO(), io.StringIO()
-    # When
-    status = main(["run", "Test Connection", "--connection", str(path)], stdout=out, stderr=err)
-    # Then one Failed envelope on stdout, exit status 1
-    assert status == 1
-    error = failed_on_the_reference(json.loads(out.getvalue()))
-    assert "'OG_NOT_SET'" in error["message"]
-
-
-def test_env_missing_through_the_cli_names_the_reference(tmp_path, monkeypatch):
-    monkeypatch.delenv("OG_NOT_SET", raising=False)
-    path = tmp_path / "conn.yaml"
-    path.write_text(f"server_url: {BASE}\napi_key: env:OG_NOT_SET\n")
-    out = io.StringIO()
-    main(["run", "Test Connection", "--connection", str(path)], stdout=out, stderr=io.StringIO())
-    assert "'env:OG_NOT_SET'" in json.loads(out.getvalue())["error"]["text"]
 
 
 def test_env_missing_in_the_health_check_names_the_reference(integration, conn, monkeypatch):

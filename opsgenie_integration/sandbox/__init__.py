@@ -3,6 +3,8 @@
 It stands alone: nothing here imports the rest of ``opsgenie_integration``. See ``Sandbox``.
 """
 
+from __future__ import annotations
+
 from .sandbox import Sandbox
 from .server import RequestInfo
 

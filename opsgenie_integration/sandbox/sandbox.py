@@ -15,8 +15,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from typing_extensions import Self
-
 from .api import OpsGenieApi
 from .auth import RIGHTS, KeyRing
 from .clock import SandboxClock
@@ -116,7 +114,7 @@ class Sandbox:
         for server in servers.values():
             server.stop()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(

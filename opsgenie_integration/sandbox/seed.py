@@ -527,7 +527,7 @@ def load_data_file(path: str | Path) -> DataSet:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
+        import yaml  # lazy: start-up (only YAML data files need it)
 
         raw = yaml.safe_load(text)
     else:

@@ -10,17 +10,10 @@ The shared folder of the conformance tests comes from ``sandbox_helpers.shared_d
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-try:
-    import opsgenie_integration.sandbox  # noqa: F401
-except ImportError:  # running from a source tree without an install
-    sys.path.insert(0, str(REPO))
 
 from opsgenie_integration.sandbox import Sandbox
 

@@ -16,12 +16,26 @@ import json
 import math
 import os
 import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, TextIO
+from typing import Any, TextIO
 
-from .files import read_user_text
+from .. import envelope as env
+from ..errors import OpsGenieIntegrationError
+from ..files import read_user_text
+from ..integration import Connection, Integration
+from ..logs import configure_cli_logging
+from ..redact import Redactor
+from .connection import SandboxConnection, add_connection_arguments, add_connection_hint
+from .output import ExitStatus, UsageError
+from .signals import in_main_thread
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 FETCH_COMMAND = "Fetch Event"
 PAGE_LIMIT = 100
@@ -31,7 +45,7 @@ _ENCODE_EVENT = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 _ENCODE_ASCII = json.JSONEncoder(ensure_ascii=True, allow_nan=False).encode
 
 
-def write_events(stream: TextIO, events: list) -> None:
+def write_events(stream: TextIO, events: list[Any]) -> None:
     """One JSON line per event: UTF-8 where the stream takes it, ASCII escapes where it does not
     (a non-UTF-8 stdout, or text that is not valid Unicode)."""
     try:
@@ -41,12 +55,10 @@ def write_events(stream: TextIO, events: list) -> None:
     stream.flush()
 
 
-def _lock(path: Path) -> Optional[Any]:
+def _lock(path: Path) -> Any | None:
     """An exclusive lock on ``<checkpoint file>.lock`` for this run, or None when another run holds it.
     (Where fcntl is missing, no lock: a second run on the same file is the user's to avoid.)"""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
+    if fcntl is None:  # pragma: no cover - not POSIX
         return open(os.devnull, "w")
     handle = open(str(path) + ".lock", "a")
     try:
@@ -58,19 +70,48 @@ def _lock(path: Path) -> Optional[Any]:
 
 
 def add_fetch_parser(sub: Any) -> None:
-    from .cli import add_connection_arguments
-
+    """Add the ``fetch`` subcommand to the CLI's subparsers."""
     parser = sub.add_parser("fetch", help="backfill (and follow) alerts as JSON Lines on stdout")
-    parser.add_argument("--start", metavar="TIME", help="window start (UTC unless an offset is given); "
-                        "default 24 hours ago; ignored when the checkpoint file holds a checkpoint")
-    parser.add_argument("--end", metavar="TIME", help="window end (exclusive); default: now minus 5 s, "
-                        "at every call (moving, with --follow)")
-    parser.add_argument("--query", metavar="QUERY", default=None, help="OpsGenie alert search query")
-    parser.add_argument("--checkpoint-file", metavar="FILE", help="read the checkpoint from FILE and write it after every page")
-    parser.add_argument("--field-mapping", metavar="FILE", help="field mapping file replacing the default event source's")
+    parser.add_argument(
+        "--start",
+        metavar="TIME",
+        help="window start (UTC unless an offset is given); "
+        "default 24 hours ago; ignored when the checkpoint file holds a checkpoint",
+    )
+    parser.add_argument(
+        "--end",
+        metavar="TIME",
+        help="window end (exclusive); default: now minus 5 s, "
+        "at every call (moving, with --follow)",
+    )
+    parser.add_argument(
+        "--query", metavar="QUERY", default=None, help="OpsGenie alert search query"
+    )
+    parser.add_argument(
+        "--checkpoint-file",
+        metavar="FILE",
+        help="read the checkpoint from FILE and write it after every page",
+    )
+    parser.add_argument(
+        "--field-mapping",
+        metavar="FILE",
+        help="field mapping file replacing the default event source's",
+    )
     parser.add_argument("--follow", action="store_true", help="keep polling for new updates")
-    parser.add_argument("--interval", type=float, default=60.0, metavar="S", help="seconds between polls with --follow (default 60)")
-    parser.add_argument("--max-events", type=int, default=None, metavar="N", help="stop after about N events (whole pages)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds between polls with --follow (default 60)",
+    )
+    parser.add_argument(
+        "--max-events",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after about N events (whole pages)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--verbose", "-v", action="count", default=0, help="log to stderr")
     add_connection_arguments(parser)
@@ -96,7 +137,7 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def read_checkpoint_file(path: Optional[str]) -> Optional[str]:
+def read_checkpoint_file(path: str | None) -> str | None:
     """The checkpoint stored in ``path``, or None when the file does not exist or is empty.
 
     Raises:
@@ -111,7 +152,7 @@ def read_checkpoint_file(path: Optional[str]) -> Optional[str]:
     return text or None
 
 
-def _checkpoint_file_problem(path: Path) -> Optional[str]:
+def _checkpoint_file_problem(path: Path) -> str | None:
     """Why the checkpoint file cannot be used (checked before anything is fetched), or None."""
     if path.exists() and not path.is_file():
         return "is not a regular file"
@@ -152,17 +193,24 @@ class Progress:
         now = time.monotonic()
         if not self.quiet and now - self._last >= 1.0:
             self._last = now
-            self.stream.write(f"fetch: {self.events} events, {self.pages} pages, {self.rate():.0f} events/s\n")
+            self.stream.write(
+                f"fetch: {self.events} events, {self.pages} pages, {self.rate():.0f} events/s\n"
+            )
             self.stream.flush()
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started
         return self.events / elapsed if elapsed > 0 else 0.0
 
-    def summary(self, requests: int) -> Dict[str, Any]:
+    def summary(self, requests: int) -> dict[str, Any]:
         elapsed = time.monotonic() - self.started
-        return {"events": self.events, "pages": self.pages, "requests": requests,
-                "seconds": round(elapsed, 3), "events_per_second": round(self.rate(), 1)}
+        return {
+            "events": self.events,
+            "pages": self.pages,
+            "requests": requests,
+            "seconds": round(elapsed, 3),
+            "events_per_second": round(self.rate(), 1),
+        }
 
 
 def _pace(client: Any, stop: _Stop) -> None:
@@ -183,12 +231,6 @@ def _sleep(seconds: float, stop: _Stop) -> None:
 
 
 def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from . import envelope as env
-    from .cli import ExitStatus, SandboxConnection, UsageError, add_connection_hint, in_main_thread
-    from .errors import OpsGenieIntegrationError
-    from .integration import Integration
-    from .logs import configure_cli_logging
-
     if args.follow and args.end:
         raise UsageError("fetch: --end and --follow cannot be used together")
     if not (args.interval > 0 and math.isfinite(args.interval)):
@@ -203,18 +245,28 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             return ExitStatus.FAILED
         lock = _lock(Path(args.checkpoint_file))
         if lock is None:
-            stderr.write(f"fetch: another fetch is using --checkpoint-file {args.checkpoint_file}; "
-                         "running both would write events twice\n")
+            stderr.write(
+                f"fetch: another fetch is using --checkpoint-file {args.checkpoint_file}; "
+                "running both would write events twice\n"
+            )
             return ExitStatus.FAILED
-    redactor = configure_cli_logging(stderr, args.verbose)
+    redactor = Redactor()
+    configure_cli_logging(stderr, args.verbose, redactor)
     integration = Integration.load()
     stop = _Stop()
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)} \
-        if in_main_thread() else {}
+    previous = (
+        {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if in_main_thread()
+        else {}
+    )
     progress = Progress(stderr, args.quiet)
-    inputs: Dict[str, Any] = {"limit": PAGE_LIMIT}
-    for key, value in (("start_time", args.start), ("end_time", args.end), ("query", args.query),
-                       ("field_mapping", args.field_mapping)):
+    inputs: dict[str, Any] = {"limit": PAGE_LIMIT}
+    for key, value in (
+        ("start_time", args.start),
+        ("end_time", args.end),
+        ("query", args.query),
+        ("field_mapping", args.field_mapping),
+    ):
         if value:
             inputs[key] = value
     try:
@@ -225,23 +277,27 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     status = ExitStatus.SUCCESSFUL
     try:
         with SandboxConnection(args, stderr) as settings:
-            from .integration import literal_keys
-
-            literal = literal_keys(settings)
-            redactor.add(literal)
             try:
-                connection = integration.connect(settings)
+                connection = integration.connect(settings, redactor=redactor)
             except OpsGenieIntegrationError as exc:
                 add_connection_hint(exc, settings)
-                failed = env.scrub(env.failure(FETCH_COMMAND, exc), literal)
-                stderr.write(f"fetch: {failed['error']['text']}\n")
+                stderr.write(f"fetch: {redactor.text(_error_text(exc))}\n")
                 return ExitStatus.FAILED
-            redactor.add(connection.secrets)
             with connection:
-                status = _loop(integration, connection, inputs, checkpoint, args, stdout, stderr, stop, progress)
+                status = _loop(
+                    integration,
+                    connection,
+                    inputs,
+                    checkpoint,
+                    args,
+                    stdout,
+                    stderr,
+                    stop,
+                    progress,
+                )
                 summary = progress.summary(connection.client.requests_sent)
     except OpsGenieIntegrationError as exc:  # an unreadable --connection file
-        stderr.write(f"fetch: {env.failure(FETCH_COMMAND, exc)['error']['text']}\n")
+        stderr.write(f"fetch: {redactor.text(_error_text(exc))}\n")
         return ExitStatus.FAILED
     except BrokenPipeError:
         _silence_stdout(stdout)
@@ -255,14 +311,19 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if not args.quiet:
         stderr.write("fetch: done " + json.dumps(summary) + "\n")
     if stop.requested and not args.follow and status == ExitStatus.SUCCESSFUL:
-        return ExitStatus.INTERRUPTED  # stopped before the end of the window: not a finished backfill
+        return (
+            ExitStatus.INTERRUPTED
+        )  # stopped before the end of the window: not a finished backfill
     return status
+
+
+def _error_text(exc: OpsGenieIntegrationError) -> str:
+    """The error text a Fetch Event envelope would carry for ``exc``."""
+    return env.error_text(FETCH_COMMAND, exc.status_code, exc.message, exc.hint)
 
 
 def _silence_stdout(stdout: TextIO) -> None:
     """After a broken pipe, point the real stdout at /dev/null so the exit flush cannot fail."""
-    import sys
-
     if stdout is sys.stdout:
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -270,9 +331,18 @@ def _silence_stdout(stdout: TextIO) -> None:
             pass
 
 
-def _loop(integration, connection, inputs, checkpoint, args, stdout, stderr, stop, progress) -> int:
-    from .cli import ExitStatus
-
+def _loop(
+    integration: Integration,
+    connection: Connection,
+    inputs: dict[str, Any],
+    checkpoint: str | None,
+    args: argparse.Namespace,
+    stdout: TextIO,
+    stderr: TextIO,
+    stop: _Stop,
+    progress: Progress,
+) -> int:
+    """Fetch Event page after page until the window is done (or, with ``--follow``, stopped)."""
     failures = 0
     empty_in_a_row = 0
     while not stop.requested:
@@ -283,12 +353,16 @@ def _loop(integration, connection, inputs, checkpoint, args, stdout, stderr, sto
         if envelope["return_data"] != "Successful":
             error = envelope["error"] or {}
             failures += 1
-            if not error.get("retryable") or (failures >= MAX_FAILURES_IN_A_ROW and not args.follow):
+            if not error.get("retryable") or (
+                failures >= MAX_FAILURES_IN_A_ROW and not args.follow
+            ):
                 stderr.write(f"fetch: {error.get('text')}\n")
                 return ExitStatus.FAILED
-            wait = min(60.0, 2.0 ** failures)
-            stderr.write(f"fetch: {error.get('type')} (status {error.get('status_code')}): waiting {wait:g} s, then "
-                         f"the same page again (attempt {failures + 1}); the checkpoint has not moved\n")
+            wait = min(60.0, 2.0**failures)
+            stderr.write(
+                f"fetch: {error.get('type')} (status {error.get('status_code')}): waiting {wait:g} s, then "
+                f"the same page again (attempt {failures + 1}); the checkpoint has not moved\n"
+            )
             _sleep(wait, stop)
             continue
         failures = 0
@@ -300,8 +374,10 @@ def _loop(integration, connection, inputs, checkpoint, args, stdout, stderr, sto
             try:
                 write_atomically(Path(args.checkpoint_file), checkpoint + "\n")
             except OSError as exc:
-                stderr.write(f"fetch: the checkpoint could not be saved ({exc.strerror or type(exc).__name__}); "
-                             "the next run repeats this page\n")
+                stderr.write(
+                    f"fetch: the checkpoint could not be saved ({exc.strerror or type(exc).__name__}); "
+                    "the next run repeats this page\n"
+                )
                 return ExitStatus.FAILED
         progress.page(len(events))
         if args.max_events is not None and progress.events >= args.max_events:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import random
 import time
-from typing import List, Set, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opsgenie_integration import Integration
-from opsgenie_integration.handlers import SETTLE_MS
+from opsgenie_integration.commands.fetch_window import SETTLE_MS
 from opsgenie_integration.sandbox import Sandbox
 from opsgenie_integration.times import parse_server_timestamp
 
@@ -34,32 +33,38 @@ def sandbox():
 @pytest.fixture(scope="module")
 def key_mapping(tmp_path_factory):
     path = tmp_path_factory.mktemp("mapping") / "keys.yaml"
-    path.write_text("main_event_json_path: $.data\nfields:\n"
-                    "  - {field_name: id, source_field: .id}\n"
-                    "  - {field_name: updatedAt, source_field: .updatedAt}\n")
+    path.write_text(
+        "main_event_json_path: $.data\nfields:\n"
+        "  - {field_name: id, source_field: .id}\n"
+        "  - {field_name: updatedAt, source_field: .updatedAt}\n"
+    )
     return str(path)
 
 
-def make_alerts(updated: List[int], *, statuses=None) -> List[dict]:
+def make_alerts(updated: list[int], *, statuses=None) -> list[dict]:
     alerts = []
     for index, ms in enumerate(updated):
-        alerts.append({
-            "id": f"00000000-0000-4000-8000-{index:012d}",
-            "tinyId": str(index + 1),
-            "alias": f"alias-{index}",
-            "message": f"alert {index}",
-            "status": (statuses[index] if statuses else "open"),
-            "createdAt": ms - 1000,
-            "updatedAt": ms,
-        })
+        alerts.append(
+            {
+                "id": f"00000000-0000-4000-8000-{index:012d}",
+                "tinyId": str(index + 1),
+                "alias": f"alias-{index}",
+                "message": f"alert {index}",
+                "status": (statuses[index] if statuses else "open"),
+                "createdAt": ms - 1000,
+                "updatedAt": ms,
+            }
+        )
     return alerts
 
 
-def fetch_all(integration, connection, inputs, *, max_calls=5000, between=None, state=None) -> Tuple[List[Tuple[str, int]], int]:
+def fetch_all(
+    integration, connection, inputs, *, max_calls=5000, between=None, state=None
+) -> tuple[list[tuple[str, int]], int]:
     """Call Fetch Event with the checkpoint until it returns nothing. Returns the (id, updatedAt ms)
     in order and the number of calls; a Failed call is retried with the same checkpoint.
     ``state``: a dict holding the checkpoint to start from (``"checkpoint"``) and receiving the last one."""
-    got: List[Tuple[str, int]] = []
+    got: list[tuple[str, int]] = []
     state = {} if state is None else state
     checkpoint = state.get("checkpoint")
     calls = failures = 0
@@ -85,16 +90,23 @@ def fetch_all(integration, connection, inputs, *, max_calls=5000, between=None, 
     raise AssertionError("the fetch did not finish")
 
 
-def assert_exact(got, expected: Set[Tuple[str, int]]):
+def assert_exact(got, expected: set[tuple[str, int]]):
     assert len(got) == len(set(got)), "duplicates"
     missing = expected - set(got)
     extra = set(got) - expected
     assert not missing and not extra, (len(missing), len(extra))
-    assert [ms for _, ms in got] == sorted(ms for _, ms in got), "events must come oldest update first"
+    assert [ms for _, ms in got] == sorted(ms for _, ms in got), (
+        "events must come oldest update first"
+    )
 
 
 def window_inputs(start, end, mapping, limit=100, query=None):
-    inputs = {"Start Time": start, "End Time": end, "Number of Event(s) Fetched": limit, "Field Mapping File": mapping}
+    inputs = {
+        "Start Time": start,
+        "End Time": end,
+        "Number of Event(s) Fetched": limit,
+        "Field Mapping File": mapping,
+    }
     if query:
         inputs["Search Condition"] = query
     return inputs
@@ -115,7 +127,9 @@ def test_more_than_20000_alerts_in_the_window(sandbox, key_mapping):
     sandbox.requests.clear()
     integration = Integration.load(entry_points=False)
     with integration.connect(sandbox.connection) as connection:
-        got, calls = fetch_all(integration, connection, window_inputs(BASE_MS, BASE_MS + 10 * HOUR, key_mapping))
+        got, calls = fetch_all(
+            integration, connection, window_inputs(BASE_MS, BASE_MS + 10 * HOUR, key_mapping)
+        )
     assert_exact(got, {(a["id"], a["updatedAt"]) for a in make_alerts(updated)})
     check_cap(sandbox)
     alert_requests = [r for r in sandbox.requests if r.path.startswith("/v2/alerts")]
@@ -127,11 +141,17 @@ def test_hundreds_share_one_millisecond_across_pages(sandbox, key_mapping):
     tie = BASE_MS + HOUR
     integration = Integration.load(entry_points=False)
     for limit, size in ((100, 730), (37, 730), (1, 130)):
-        updated = [BASE_MS + i for i in range(150)] + [tie] * size + [tie + 1 + i for i in range(120)]
+        updated = (
+            [BASE_MS + i for i in range(150)] + [tie] * size + [tie + 1 + i for i in range(120)]
+        )
         sandbox.store.replace_alerts(make_alerts(updated))
         sandbox.requests.clear()
         with integration.connect(sandbox.connection) as connection:
-            got, _ = fetch_all(integration, connection, window_inputs(BASE_MS, BASE_MS + 2 * HOUR, key_mapping, limit))
+            got, _ = fetch_all(
+                integration,
+                connection,
+                window_inputs(BASE_MS, BASE_MS + 2 * HOUR, key_mapping, limit),
+            )
         assert_exact(got, {(a["id"], a["updatedAt"]) for a in make_alerts(updated)})
         check_cap(sandbox)
 
@@ -151,11 +171,18 @@ def test_alerts_updated_while_fetching(key_mapping):
 
         state: dict = {}
         with integration.connect(sb.connection) as connection:
-            got, _ = fetch_all(integration, connection, window_inputs(start, end, key_mapping), between=stop_churn,
-                               state=state)
+            got, _ = fetch_all(
+                integration,
+                connection,
+                window_inputs(start, end, key_mapping),
+                between=stop_churn,
+                state=state,
+            )
             # the window never reaches past "now - 5 s" (updates still landing): the last ones come later
             time.sleep(SETTLE_MS / 1000 + 0.3)
-            later, _ = fetch_all(integration, connection, window_inputs(start, end, key_mapping), state=state)
+            later, _ = fetch_all(
+                integration, connection, window_inputs(start, end, key_mapping), state=state
+            )
             got += later
         final = {(a["id"], parse_server_timestamp(a["updatedAt"])) for a in sb.store.alerts}
     got_set = set(got)
@@ -176,7 +203,9 @@ def test_injected_429_and_5xx_never_lose_or_repeat(key_mapping):
         integration = Integration.load(entry_points=False)
         settings_ = {**sb.connection, "max_retry_time": 0.5}
         with integration.connect(settings_) as connection:
-            got, calls = fetch_all(integration, connection, window_inputs(BASE_MS, BASE_MS + 2 * HOUR, key_mapping))
+            got, calls = fetch_all(
+                integration, connection, window_inputs(BASE_MS, BASE_MS + 2 * HOUR, key_mapping)
+            )
         statuses = [r for r in sb.requests if r.path.startswith("/v2/alerts")]
     assert_exact(got, {(a["id"], a["updatedAt"]) for a in make_alerts(updated)})
     assert len(statuses) > calls  # the faults were met and retried
@@ -189,22 +218,36 @@ def test_search_condition_is_kept_and_parenthesised(sandbox, key_mapping):
     sandbox.requests.clear()
     integration = Integration.load(entry_points=False)
     with integration.connect(sandbox.connection) as connection:
-        got, _ = fetch_all(integration, connection,
-                           window_inputs(BASE_MS, BASE_MS + HOUR, key_mapping, query="status: closed OR tinyId: 2"))
-    expected = {(a["id"], a["updatedAt"]) for a in make_alerts(updated) if int(a["tinyId"]) % 3 == 1 or a["tinyId"] == "2"}
+        got, _ = fetch_all(
+            integration,
+            connection,
+            window_inputs(
+                BASE_MS, BASE_MS + HOUR, key_mapping, query="status: closed OR tinyId: 2"
+            ),
+        )
+    expected = {
+        (a["id"], a["updatedAt"])
+        for a in make_alerts(updated)
+        if int(a["tinyId"]) % 3 == 1 or a["tinyId"] == "2"
+    }
     assert_exact(got, expected)
     first = sandbox.requests[0].query["query"][0]
-    assert first == f"(status: closed OR tinyId: 2) AND updatedAt >= {BASE_MS} AND updatedAt < {BASE_MS + HOUR}"
+    assert (
+        first
+        == f"(status: closed OR tinyId: 2) AND updatedAt >= {BASE_MS} AND updatedAt < {BASE_MS + HOUR}"
+    )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     groups=st.lists(st.tuples(st.integers(0, 5000), st.integers(1, 260)), min_size=1, max_size=10),
     limit=st.sampled_from([13, 50, 99, 100]),
     window=st.tuples(st.integers(0, 2500), st.integers(2500, 6000)),
 )
 def test_random_alert_sets(sandbox, key_mapping, groups, limit, window):
-    updated: List[int] = []
+    updated: list[int] = []
     for offset, size in groups:
         updated.extend([BASE_MS + offset] * size)  # size alerts sharing one millisecond
     sandbox.store.replace_alerts(make_alerts(updated))
@@ -213,5 +256,8 @@ def test_random_alert_sets(sandbox, key_mapping, groups, limit, window):
     integration = Integration.load(entry_points=False)
     with integration.connect(sandbox.connection) as connection:
         got, _ = fetch_all(integration, connection, window_inputs(start, end, key_mapping, limit))
-    assert_exact(got, {(a["id"], a["updatedAt"]) for a in make_alerts(updated) if start <= a["updatedAt"] < end})
+    assert_exact(
+        got,
+        {(a["id"], a["updatedAt"]) for a in make_alerts(updated) if start <= a["updatedAt"] < end},
+    )
     check_cap(sandbox)

@@ -1,0 +1,27 @@
+"""The built-in commands, one module per command family, registered as a plugin.
+
+Each handler takes a ``CommandContext`` (validated inputs, a client), builds its requests from
+named inputs, and returns a ``CommandResult``. Handlers never catch broad exceptions:
+``Integration.run`` turns the exception tree (``errors``) into the envelope.
+
+- ``alerts``: Fetch Event (its window algorithm in ``fetch_window``);
+- ``schedules``: Get Schedules, Get Schedule Timeline, Get On-call User;
+- ``users``: Get Single User;
+- ``connection``: Test Connection.
+
+A new command goes into its family's module (or a new one), in that module's ``COMMANDS``, with
+its entry in ``integration.yaml`` and its input schema in ``schemas/``.
+"""
+
+from __future__ import annotations
+
+from ..command import CommandSpec, hookimpl
+from . import alerts, connection, schedules, users
+
+FAMILIES = (alerts, schedules, users, connection)
+
+
+@hookimpl
+def opsgenie_register_commands() -> list[CommandSpec]:
+    """Every built-in command, family by family."""
+    return [spec for family in FAMILIES for spec in family.COMMANDS]

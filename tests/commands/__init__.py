@@ -1,0 +1,1 @@
+"""Tests of the built-in commands (``opsgenie_integration/commands/``), one module per family."""
