@@ -107,13 +107,9 @@ class OpsGenieClient:
         self.api_version = api_version
         self.timeout = (CONNECT_TIMEOUT, float(timeout))
         self._api_key = api_key
+        self._max_retry_time = float(max_retry_time)
         self.session = session or requests.Session()
-        adapter = HTTPAdapter(max_retries=make_retry(max_retry_time), pool_maxsize=4)
-        adapter.poolmanager.pool_classes_by_scheme = pool_classes(
-            float(timeout) * ANSWER_DEADLINE_FACTOR
-        )
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        self._mount(make_retry(max_retry_time), 4)
         self.session.headers.update(
             {
                 "Authorization": f"GenieKey {api_key}",
@@ -126,6 +122,27 @@ class OpsGenieClient:
         self.last_rate_limit: dict[str, str] = {}
         #: HTTP requests sent, retries included.
         self.requests_sent = 0
+        #: A ``pacing.Pacer`` shared by the threads using this client (``use_pacer``), or None.
+        self.pacer: Any = None
+
+    def _mount(self, retry: Any, pool_size: int) -> None:
+        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=pool_size)
+        adapter.poolmanager.pool_classes_by_scheme = pool_classes(
+            self.timeout[1] * ANSWER_DEADLINE_FACTOR
+        )
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def use_pacer(self, pacer: Any, pool_size: int = 4) -> None:
+        """Pace every request with ``pacer`` (a ``pacing.Pacer``, shared by the threads calling
+        this client) and keep up to ``pool_size`` connections open, one per thread.
+
+        From then on a 429 is not retried by the connection's retry policy but here: the pacer
+        holds every thread back for the period OpsGenie names, then the request is sent again
+        (within Max Retry Time), so many threads never retry into the limit at once.
+        """
+        self.pacer = pacer
+        self._mount(make_retry(self._max_retry_time, retry_rate_limited=False), max(4, pool_size))
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -138,6 +155,12 @@ class OpsGenieClient:
         self.close()
 
     # -- endpoints -------------------------------------------------------------------------
+
+    def get_request_limits(self) -> dict:
+        """``GET /v2/request-limits/``: ``data = {rateLimits: [{domain, limits: [{limit,
+        periodInSeconds}]}]}``, the account's limits per rate-limit domain (see ``pacing``).
+        A team integration's key may be refused here (403)."""
+        return self.get(["request-limits"], trailing_slash=True)
 
     def get_account(self) -> dict:
         """``GET /v2/account``: ``data = {name, userCount, plan: {maxUserCount, name, isYearly}}``.
@@ -247,19 +270,38 @@ class OpsGenieClient:
         path = "/".join(encode_segment(str(s)) for s in segments)
         return f"{self.base_url}/{self.api_version}/{path}"
 
-    def get(self, segments: list[str], params: Params | None = None) -> dict:
+    def get(
+        self, segments: list[str], params: Params | None = None, *, trailing_slash: bool = False
+    ) -> dict:
         """GET an endpoint and return the decoded JSON answer.
 
-        ``None`` parameter values are not sent.
+        ``None`` parameter values are not sent; ``trailing_slash`` ends the path with ``/``. With a
+        pacer (``use_pacer``) the request first waits for its rate-limit domain's token, and a 429
+        is sent again after the pacer's hold, within Max Retry Time.
 
         Raises:
             errors.APIError subclass: OpsGenie answered with an error status, or a 2xx body that is
                 empty or not JSON (``BadResponseError``).
             errors.TransportError: no answer (refused, reset, timeout).
         """
-        url = self.url_for(segments)
+        url = self.url_for(segments) + ("/" if trailing_slash else "")
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         path = urlsplit(url).path
+        pacer = self.pacer
+        if pacer is None:
+            return self._get(url, clean, path, None)
+        budget_end = time.monotonic() + self._max_retry_time
+        while True:
+            pacer.acquire(path)
+            try:
+                return self._get(url, clean, path, pacer)
+            except errors.RateLimitedError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else 1.0
+                if self._max_retry_time <= 0 or time.monotonic() + wait > budget_end:
+                    raise
+                log.debug("GET %s -> 429: paced, then sent again", path)
+
+    def _get(self, url: str, clean: Params, path: str, pacer: Any) -> dict:
         started = time.monotonic()
         try:
             response = self.session.get(
@@ -312,6 +354,8 @@ class OpsGenieClient:
         self.last_rate_limit = {
             k: v for k, v in response.headers.items() if k.lower().startswith("x-ratelimit-")
         }
+        if pacer is not None:
+            pacer.observe(path, response.status_code, response.headers)
         log.debug("GET %s -> %s in %.3f s", path, response.status_code, elapsed)
         return self._decode(response, body_text, path)
 

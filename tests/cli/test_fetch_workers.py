@@ -152,7 +152,7 @@ def test_a_429_storm_is_paced_out_without_published_limits(tmp_path, mapping):
 
 def test_stopped_backfill_resumes_every_slice(sandbox_3000, tmp_path, mapping):
     sb, expected = sandbox_3000
-    sb.latency_ms = 30
+    sb.latency_ms = 300
     checkpoint = tmp_path / "ck.txt"
     argv = [
         sys.executable,
@@ -178,7 +178,7 @@ def test_stopped_backfill_resumes_every_slice(sandbox_3000, tmp_path, mapping):
     for _ in range(30):
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            out, err = process.communicate(timeout=0.8)
+            out, err = process.communicate(timeout=1.2)
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGTERM)
             out, err = process.communicate(timeout=30)
@@ -186,8 +186,9 @@ def test_stopped_backfill_resumes_every_slice(sandbox_3000, tmp_path, mapping):
         got += keys(out.decode())
         if process.returncode == 0:
             break
-        assert process.returncode == 130, err.decode()
-        text = checkpoint.read_text()
+        # 130: stopped after its pages in flight; -15: stopped while starting, before any page
+        assert process.returncode in (130, -signal.SIGTERM), err.decode()
+        text = checkpoint.read_text() if checkpoint.exists() else ""
         if is_slice_state(text):
             SliceBoard.decode(text)  # a readable state after every stop
     assert codes[-1] == 0 and len(codes) > 1, codes
