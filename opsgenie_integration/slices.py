@@ -15,7 +15,8 @@ Balance: the window starts as ``workers * SLICES_PER_WORKER`` slices of equal du
 worker has nothing left to take, the next worker to finish a page of a slice with enough time
 left splits it at the middle of what it has not read (strictly after its cursor, so the alerts
 already returned at the cursor's millisecond stay with the slice that remembers them), and the
-idle worker takes the second half.
+idle worker takes the second half. Splits stop after a few "barren" ones (a second half read in
+one page): updates clustered in time would otherwise cost a request per empty half.
 
 Order: inside a slice, oldest update first; across slices, pages are written as they arrive
 (interleaved). Sort on ``updatedAt`` when order matters.
@@ -65,6 +66,8 @@ class Slice:
     end: int
     checkpoint: str | None = None
     owner: int | None = None
+    split_off: bool = False
+    pages: int = 0
 
     def cursor(self) -> int:
         """updatedAt (epoch ms) the next page of this slice starts at."""
@@ -114,6 +117,11 @@ class SliceBoard:
         self.min_ms = min_ms
         self.idle = 0
         self.splits = 0
+        #: splits whose second half held at most one page (its time was mostly empty)
+        self.barren_splits = 0
+        #: no more splits after this many barren ones (clustered updates: each would cost a
+        #: request for an empty half)
+        self.barren_budget = max(2, len(self.slices))
         self._stopped = False
         self._cond = threading.Condition()
 
@@ -245,13 +253,20 @@ class SliceBoard:
         the page was its last (``has_more`` false); split it when a worker is idle. Returns the
         state to save (``encode``), or the tail checkpoint once every slice is finished."""
         with self._cond:
+            piece.pages += 1
             if has_more:
                 piece.checkpoint = checkpoint
-                if self.idle and not any(s.owner is None for s in self.slices):
+                if (
+                    self.idle
+                    and self.barren_splits < self.barren_budget
+                    and not any(s.owner is None for s in self.slices)
+                ):
                     self._split(piece)
             else:
                 self.slices = [s for s in self.slices if s is not piece]
                 piece.owner = None
+                if piece.split_off and piece.pages <= 1:
+                    self.barren_splits += 1
             self._cond.notify_all()
             return self._encode() if self.slices else self.tail_checkpoint()
 
@@ -270,7 +285,7 @@ class SliceBoard:
         if piece.checkpoint is not None:
             old = Checkpoint.decode(piece.checkpoint)
             piece.checkpoint = Checkpoint(old.updated_at, old.seen_ids, middle, old.query).encode()
-        self.slices.append(Slice(middle, piece.end))
+        self.slices.append(Slice(middle, piece.end, split_off=True))
         piece.end = middle
         self.splits += 1
 

@@ -180,3 +180,19 @@ def test_remaining_ms():
     piece = board.take(0)
     board.record(piece, ck(T0 + 1_000, ["a"], T0 + 4_000), has_more=True)
     assert board.remaining_ms() == 9_000
+
+
+def test_barren_splits_stop_splitting():
+    board = SliceBoard(T0, T0 + HOUR, Q, None, [Slice(T0, T0 + HOUR)])
+    assert board.barren_budget == 2
+    busy = board.take(0)
+    for round_ in range(5):
+        board.idle = 1
+        board.record(busy, ck(T0 + round_, ["a"], busy.end), has_more=True)
+        board.idle = 0
+        half = [s for s in board.slices if s is not busy and s.owner is None]
+        if not half:
+            break
+        piece = board.take(1)
+        board.record(piece, ck(piece.start, end=piece.end), has_more=False)  # empty: one page
+    assert board.splits == 2 and board.barren_splits == 2
