@@ -13,7 +13,8 @@ JSON Lines, each run checked to hold every alert exactly once.
   at most 3 answers of 429 in the run.
 - **exactness**: ``--workers`` 1, 4 and 16, with 5xx (10 %) and a tight rate limit: every alert
   exactly once; **kill and resume**: 8 workers and a checkpoint file, stopped with SIGTERM
-  every ``--kill-after`` seconds (and once with SIGKILL) and resumed until it finishes: every
+  ``--kill-after`` seconds after its first page (the 3rd time with SIGKILL) and resumed until it
+  finishes: every
   alert at least once, and exactly once across the SIGTERM stops (a SIGKILL may repeat the pages
   in flight, never lose one).
 - **memory**: peak RSS of ``--workers 8`` against ``--workers 1`` (no latency). Goal: <= 1.5x.
@@ -103,7 +104,7 @@ class StatusLog:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(__doc__.splitlines()[0], argv, _arguments)
     alerts = args.alerts or (3_000 if args.short else 100_000)
-    kill_after = args.kill_after or (0.4 if args.short else 1.5)
+    kill_after = args.kill_after or (0.3 if args.short else 1.5)
     report = Report("concurrency", args.short)
     script = console_script()
     folder = fast_tempdir()
@@ -369,6 +370,12 @@ def _kill(
                     env=child_env(),
                     start_new_session=True,
                 )
+                # stop it once it has written pages for kill_after seconds (start-up not counted)
+                deadline = time.monotonic() + 120
+                while process.poll() is None and time.monotonic() < deadline:
+                    if part.stat().st_size:
+                        break
+                    time.sleep(0.02)
                 try:
                     process.wait(kill_after)
                 except subprocess.TimeoutExpired:

@@ -111,7 +111,7 @@ def run_backfill(
             with out_lock:
                 if halt.is_set():
                     return False
-                state = board.record(piece, envelope["checkpoint"], more)
+                state = board.record(piece, envelope["checkpoint"], more, len(events))
                 try:
                     emit(events, state)
                 except BaseException as exc:

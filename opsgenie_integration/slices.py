@@ -68,6 +68,8 @@ class Slice:
     owner: int | None = None
     split_off: bool = False
     pages: int = 0
+    events: int = 0
+    cursor_ms: int | None = None  # cache of cursor(), kept by SliceBoard.record
 
     def cursor(self) -> int:
         """updatedAt (epoch ms) the next page of this slice starts at."""
@@ -121,7 +123,7 @@ class SliceBoard:
         self.barren_splits = 0
         #: no more splits after this many barren ones (clustered updates: each would cost a
         #: request for an empty half)
-        self.barren_budget = max(2, len(self.slices))
+        self.barren_budget = max(4, 2 * len(self.slices))
         self._stopped = False
         self._cond = threading.Condition()
 
@@ -248,18 +250,23 @@ class SliceBoard:
             finally:
                 self.idle -= 1
 
-    def record(self, piece: Slice, checkpoint: str, has_more: bool) -> str:
-        """A page of ``piece`` was written out: keep its new ``checkpoint``; drop the slice when
-        the page was its last (``has_more`` false); split it when a worker is idle. Returns the
+    def record(self, piece: Slice, checkpoint: str, has_more: bool, events: int = 0) -> str:
+        """A page of ``piece`` (``events`` alerts) was written out: keep its new ``checkpoint``;
+        drop the slice when the page was its last (``has_more`` false); when a worker is idle,
+        split it if it is the slice with the most work left (estimated from the alerts per ms it
+        has shown so far; each owner splits its own slice, between two of its pages). Returns the
         state to save (``encode``), or the tail checkpoint once every slice is finished."""
         with self._cond:
             piece.pages += 1
+            piece.events += events
             if has_more:
                 piece.checkpoint = checkpoint
+                piece.cursor_ms = Checkpoint.decode(checkpoint).updated_at
                 if (
                     self.idle
                     and self.barren_splits < self.barren_budget
                     and not any(s.owner is None for s in self.slices)
+                    and self._most_work() is piece
                 ):
                     self._split(piece)
             else:
@@ -276,17 +283,38 @@ class SliceBoard:
             piece.owner = None
             self._cond.notify_all()
 
+    def _work_left(self, piece: Slice, density: float) -> float:
+        cursor = piece.cursor_ms if piece.cursor_ms is not None else piece.start
+        if piece.end - (cursor + 1) < 2 * self.min_ms:
+            return 0.0
+        if piece.events:
+            density = piece.events / max(1, cursor - piece.start + 1)
+        return (piece.end - cursor) * density
+
+    def _most_work(self) -> Slice | None:
+        read = sum(s.events for s in self.slices)
+        covered = sum(
+            (s.cursor_ms if s.cursor_ms is not None else s.start) - s.start + 1 for s in self.slices
+        )
+        density = read / covered if read else 1.0
+        best = max(self.slices, key=lambda s: self._work_left(s, density), default=None)
+        return best if best is not None and self._work_left(best, density) > 0 else None
+
     def _split(self, piece: Slice) -> None:
-        cursor = piece.cursor()
+        """Cut what ``piece`` has not read into ``idle + 1`` parts of equal duration (each at
+        least ``min_ms``), strictly after its cursor; ``piece`` keeps the first."""
+        cursor = piece.cursor_ms if piece.cursor_ms is not None else piece.cursor()
         left = piece.end - (cursor + 1)
-        if left < 2 * self.min_ms or len(self.slices) >= MAX_SLICES:
+        parts = min(self.idle + 1, left // self.min_ms, MAX_SLICES - len(self.slices) + 1)
+        if parts < 2:
             return
-        middle = cursor + 1 + left // 2
+        edges = [cursor + 1 + left * i // parts for i in range(1, parts)] + [piece.end]
         if piece.checkpoint is not None:
             old = Checkpoint.decode(piece.checkpoint)
-            piece.checkpoint = Checkpoint(old.updated_at, old.seen_ids, middle, old.query).encode()
-        self.slices.append(Slice(middle, piece.end, split_off=True))
-        piece.end = middle
+            piece.checkpoint = Checkpoint(old.updated_at, old.seen_ids, edges[0], old.query).encode()
+        for low, high in zip(edges, edges[1:]):
+            self.slices.append(Slice(low, high, split_off=True))
+        piece.end = edges[0]
         self.splits += 1
 
     def tail_checkpoint(self) -> str:

@@ -184,9 +184,9 @@ def test_remaining_ms():
 
 def test_barren_splits_stop_splitting():
     board = SliceBoard(T0, T0 + HOUR, Q, None, [Slice(T0, T0 + HOUR)])
-    assert board.barren_budget == 2
+    assert board.barren_budget == 4
     busy = board.take(0)
-    for round_ in range(5):
+    for round_ in range(6):
         board.idle = 1
         board.record(busy, ck(T0 + round_, ["a"], busy.end), has_more=True)
         board.idle = 0
@@ -195,4 +195,4 @@ def test_barren_splits_stop_splitting():
             break
         piece = board.take(1)
         board.record(piece, ck(piece.start, end=piece.end), has_more=False)  # empty: one page
-    assert board.splits == 2 and board.barren_splits == 2
+    assert board.splits == 4 and board.barren_splits == 4
