@@ -25,6 +25,7 @@ import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from .client import OpsGenieClient
+    from .date_formats import TimeInputSettings
     from .errors import OpsGenieIntegrationError
     from .manifest import CommandDefinition, Manifest
 
@@ -43,6 +44,7 @@ class CommandContext:
         command: the command's manifest definition.
         default_field_mapping: the event source's default field mapping path, or None.
         manifest: the loaded manifest.
+        time_inputs: the connection's Date Format and Time Zone (None: neither set).
     """
 
     inputs: dict[str, Any]
@@ -50,6 +52,7 @@ class CommandContext:
     command: CommandDefinition
     default_field_mapping: str | None = None
     manifest: Manifest | None = None
+    time_inputs: TimeInputSettings | None = None
 
 
 @dataclass
@@ -60,11 +63,14 @@ class CommandResult:
         raw_data: OpsGenie's answer(s) (a list when several calls were made).
         outputs: the command's own keys of the envelope (see the manifest's outputs).
         error: set when the command ran but its outcome is a failure (Test Connection).
+        readable: what a person reads (Markdown: a sentence, a table; see ``readable``), the
+            envelope's ``readable``; None: a summary of ``outputs`` is written instead.
     """
 
     raw_data: Any
     outputs: dict[str, Any] = field(default_factory=dict)
     error: OpsGenieIntegrationError | None = None
+    readable: str | None = None
 
 
 Handler = Callable[[CommandContext], CommandResult]

@@ -1,8 +1,12 @@
 """The result envelope every command returns (``schemas/envelope.schema.json``).
 
-``{"command", "return_data": "Successful"|"Failed", "raw_data", "error", ...command outputs}``;
-on failure ``error`` is the error tab: ``failure_indicator``, ``status_code``, ``message``, ``text``,
-``type``, ``retryable``, ``hint``, ``request_id``, ``code``, ``errors``.
+``{"command", "return_data": "Successful"|"Failed", "raw_data", "error", "readable", ...command
+outputs}``; on failure ``error`` is the error tab: ``failure_indicator``, ``status_code``,
+``message``, ``text``, ``type``, ``retryable``, ``hint``, ``request_id``, ``code``, ``errors``; a
+rate-limited failure adds ``retry_after`` (s) and ``rate_limit_reason``, a proxy failure ``proxy``
+(without its password). ``readable`` is what a person reads: the command's own Markdown text (a
+sentence, a table), or, for a command that wrote none, ``readable.summarize`` of its outputs; on
+failure the error's text.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import OpsGenieIntegrationError
+from .readable import summarize
 
 SUCCESSFUL = "Successful"
 FAILED = "Failed"
@@ -39,10 +44,23 @@ def error_text(command: str, status_code: int | None, message: str, hint: str | 
     return " ".join(parts)
 
 
-def success(command: str, raw_data: Any, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A Successful envelope with the command's outputs beside the standard keys."""
+def success(
+    command: str,
+    raw_data: Any,
+    outputs: dict[str, Any] | None = None,
+    readable: str | None = None,
+) -> dict[str, Any]:
+    """A Successful envelope with the command's outputs beside the standard keys; ``readable``
+    is the command's own text, else a summary of ``outputs`` (``readable.summarize``)."""
+    text = readable if readable and readable.strip() else summarize(command, outputs or {})
     return _with_outputs(
-        {"command": command, "return_data": SUCCESSFUL, "raw_data": raw_data, "error": None},
+        {
+            "command": command,
+            "return_data": SUCCESSFUL,
+            "raw_data": raw_data,
+            "error": None,
+            "readable": text,
+        },
         outputs,
     )
 
@@ -59,8 +77,10 @@ def failure(
     exc: OpsGenieIntegrationError,
     raw_data: Any = None,
     outputs: dict[str, Any] | None = None,
+    readable: str | None = None,
 ) -> dict[str, Any]:
-    """A Failed envelope whose error tab describes ``exc``."""
+    """A Failed envelope whose error tab describes ``exc``; ``readable`` is the error's text,
+    followed by the command's own ``readable`` when it wrote one (Test Connection's table)."""
     error = {
         "failure_indicator": failure_indicator(command),
         "status_code": exc.status_code,
@@ -73,6 +93,24 @@ def failure(
         "code": exc.code,
         "errors": exc.errors,
     }
+    for key, attribute in (
+        ("retry_after", "retry_after"),
+        ("rate_limit_reason", "reason"),
+        ("proxy", "proxy"),
+    ):
+        value = getattr(exc, attribute, None)
+        if value is not None:
+            error[key] = value
+    text = error["text"]
+    if readable and readable.strip():
+        text = f"{text}\n\n{readable}"
     return _with_outputs(
-        {"command": command, "return_data": FAILED, "raw_data": raw_data, "error": error}, outputs
+        {
+            "command": command,
+            "return_data": FAILED,
+            "raw_data": raw_data,
+            "error": error,
+            "readable": text,
+        },
+        outputs,
     )

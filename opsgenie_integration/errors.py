@@ -15,12 +15,17 @@ tab of the result envelope. Retriability is the class, not a flag::
     │   │   ├── NotFoundError           404
     │   │   ├── UnprocessableError      422  malformed key, bad parameter or query
     │   │   ├── UnexpectedStatusError   any other status
-    │   │   └── BadResponseError        2xx whose body is empty or not JSON
+    │   │   ├── BadResponseError        2xx whose body is empty or not JSON
+    │   │   └── RequestFailedError      a write OpsGenie processed and reports failed
     │   └── RetriableAPIError
     │       ├── RateLimitedError        429
     │       └── ServerError             5xx
+    ├── OutcomeUnknownError         a write that may have been applied: 5xx or no answer
     └── TransportError              no answer: refused, timed out, reset (retriable)
-        └── RequestTimeoutError
+        ├── RequestTimeoutError
+        ├── ProxyError                  the proxy cannot be reached (retriable)
+        │   └── ProxyAuthenticationError  the proxy refused: 407 or its policy (not retriable)
+        └── TlsVerificationError        the certificate is not trusted (not retriable)
 
 The client raises them (``error_class_for_status`` picks the class from ``STATUS_TABLE``; a 422
 whose ``errors`` name fields gets a hint naming them); nothing here knows about the envelope.
@@ -94,6 +99,8 @@ class APIError(OpsGenieIntegrationError):
         request_id: OpsGenie's ``requestId`` (or the ``X-Request-ID`` header).
         body: the decoded JSON body, or ``None`` when the body was not JSON.
         method, path: the request that failed (path without the query string).
+        opsgenie_error_type: OpsGenie's ``X-Opsgenie-Errortype`` header (``RequestNotProcessed``
+            on a request status not known yet), or ``None``.
     """
 
     error_type = "api"
@@ -110,6 +117,7 @@ class APIError(OpsGenieIntegrationError):
         method: str = "GET",
         path: str = "",
         hint: str | None = None,
+        opsgenie_error_type: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.status_code = status_code
@@ -119,6 +127,7 @@ class APIError(OpsGenieIntegrationError):
         self.body = body
         self.method = method
         self.path = path
+        self.opsgenie_error_type = opsgenie_error_type
 
 
 class FatalAPIError(APIError):
@@ -159,6 +168,49 @@ class BadResponseError(FatalAPIError):
     error_type = "bad_response"
 
 
+class RequestFailedError(FatalAPIError):
+    """OpsGenie processed a queued write (202) and its request status says ``isSuccess: false``;
+    ``message`` carries OpsGenie's ``status`` text, ``request_id`` the write's requestId."""
+
+    error_type = "request_failed"
+
+
+class OutcomeUnknownError(OpsGenieIntegrationError):
+    """A write (POST, DELETE) that may have reached OpsGenie and changed something: it answered
+    5xx, or no whole answer came back after the request was sent. Never retried automatically
+    (it could apply twice); ``request_id`` is OpsGenie's when one came back.
+
+    Attributes:
+        cause: the error as the client first classified it (ServerError, TransportError...).
+    """
+
+    error_type = "outcome_unknown"
+
+    def __init__(
+        self,
+        what: str,
+        cause: OpsGenieIntegrationError,
+        *,
+        request_id: str | None = None,
+    ) -> None:
+        check = (
+            f"check Get Request Status with requestId {request_id}"
+            if request_id
+            else "no requestId came back: look the alert up (Get Alert, by alias for Create "
+            "Alert) before trying again"
+        )
+        super().__init__(
+            f"{what}: {cause.message.rstrip('.')}; the write may have been applied; {check}.",
+            hint="Do not repeat the write blindly: a Create Alert repeated with the same alias "
+            "only raises the open alert's count.",
+        )
+        self.cause = cause
+        self.status_code = cause.status_code
+        self.code = cause.code
+        self.request_id = request_id
+        self.body = cause.body
+
+
 class RetriableAPIError(APIError):
     """An answer that may succeed when tried again later."""
 
@@ -166,13 +218,21 @@ class RetriableAPIError(APIError):
 
 
 class RateLimitedError(RetriableAPIError):
-    """429 after the retries ran out. ``retry_after`` is the wait the server asked for, in s."""
+    """429 after the retries ran out, or with none made. ``retry_after`` is the wait the server
+    asked for, in s; ``reason`` OpsGenie's ``X-RateLimit-Reason`` (``ACCOUNT``...), or None."""
 
     error_type = "rate_limited"
 
-    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        retry_after: float | None = None,
+        reason: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.retry_after = retry_after
+        self.reason = reason
 
 
 class ServerError(RetriableAPIError):
@@ -188,6 +248,30 @@ class TransportError(OpsGenieIntegrationError):
 
 class RequestTimeoutError(TransportError):
     error_type = "timeout"
+
+
+class ProxyError(TransportError):
+    """The proxy could not be reached or cut the connection. ``proxy`` names it without its
+    password (``http://user@host:port``)."""
+
+    error_type = "proxy"
+
+    def __init__(self, message: str, *, proxy: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.proxy = proxy
+
+
+class ProxyAuthenticationError(ProxyError):
+    """The proxy refused the request: 407 (credentials missing or wrong) or its policy."""
+
+    retryable = False
+
+
+class TlsVerificationError(TransportError):
+    """The server's certificate could not be verified: trying again will not change it."""
+
+    error_type = "tls"
+    retryable = False
 
 
 REGION_HINT = (
@@ -220,8 +304,8 @@ STATUS_TABLE: Mapping[int, tuple] = {
     ),
     429: (
         RateLimitedError,
-        "OpsGenie's rate limit was reached and the retries ran out; try again later or lower "
-        "the call rate.",
+        "OpsGenie's rate limit was reached; try again later or lower the call rate (the client "
+        "replaces this with the wait asked for and the retries made).",
     ),
 }
 

@@ -122,8 +122,9 @@ class Manifest:
 
 
 def fold_name(text: str) -> str:
-    """A name as compared: ``_`` and ``-`` as spaces, spacing collapsed, case folded."""
-    return " ".join(str(text).replace("_", " ").replace("-", " ").split()).casefold()
+    """A name as compared: case folded, without ``_``, ``-`` and spaces, so ``api_key``,
+    ``API Key``, ``api-key`` and OpsGenie's own ``apiKey`` are one name."""
+    return "".join(str(text).replace("_", " ").replace("-", " ").split()).casefold()
 
 
 def load_json(relative: str) -> Any:

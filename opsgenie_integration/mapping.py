@@ -33,6 +33,17 @@ from .validation import compile_validator
 Step = Union[str, int]
 Accessor = Callable[[Any], Any]
 
+#: The fields an alert of ``GET /v2/alerts`` carries (the documented list fields, and ``seen``,
+#: ``teams``, ``ownerTeamId`` that real answers add). ``details``, ``description``, ``entity`` and
+#: ``actions`` come only from ``GET /v2/alerts/{id}``.
+LIST_ALERT_FIELDS = frozenset(
+    {
+        "id", "tinyId", "alias", "message", "status", "acknowledged", "isSeen", "seen", "tags",
+        "snoozed", "snoozedUntil", "count", "lastOccurredAt", "createdAt", "updatedAt", "source",
+        "owner", "priority", "responders", "integration", "report", "teams", "ownerTeamId",
+    }
+)  # fmt: skip
+
 
 class FieldMappingError(InputError):
     """A field mapping file cannot be read, does not follow the format, or has a bad JSONPath."""
@@ -87,6 +98,76 @@ def _accessor_for_jsonpath(expression: jsonpath.JSONPath) -> Accessor:
     return access
 
 
+#: The alert fields only ``GET /v2/alerts/{id}`` answers with: a path that looks for one of them
+#: anywhere in the alert (``$..details.host``) finds nothing in a list answer.
+FULL_ALERT_ONLY_FIELDS = frozenset({"details", "description", "entity", "actions"})
+
+
+#: ``a where b`` (and ``wherenot``, in newer jsonpath-ng releases).
+_WHERE = tuple(getattr(jsonpath, n) for n in ("Where", "WhereNot") if hasattr(jsonpath, n))
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """What a path reads of one alert: ``at_alert`` (it still points at the alert itself, as
+    ``$``, `` `this` `` and ``$.`this```), ``fields`` (the alert's own fields it reads) and
+    ``anywhere`` (names it looks for at any depth, by recursive descent from the alert)."""
+
+    at_alert: bool = False
+    fields: frozenset[str] = frozenset()
+    anywhere: frozenset[str] = frozenset()
+
+    def __or__(self, other: _Reach) -> _Reach:
+        return _Reach(
+            self.at_alert or other.at_alert,
+            self.fields | other.fields,
+            self.anywhere | other.anywhere,
+        )
+
+
+def _reach(expression: Any) -> _Reach:
+    """The alert fields ``expression`` reads (see ``_Reach``), whatever the path's form: plain
+    names, `` `this` `` anywhere in the chain, bracketed name lists, unions, recursive descent.
+    Wildcards and filters on the alert read fields that cannot be told: nothing is counted."""
+    if isinstance(expression, (jsonpath.Root, jsonpath.This)):
+        return _Reach(at_alert=True)
+    if isinstance(expression, jsonpath.Fields):
+        return _Reach(fields=frozenset(f for f in expression.fields if f != "*"))
+    if isinstance(expression, jsonpath.Child):
+        left = _reach(expression.left)
+        if not left.at_alert:  # the right side reads below the alert's own fields
+            return _Reach(False, left.fields, left.anywhere)
+        right = _reach(expression.right)
+        return _Reach(right.at_alert, left.fields | right.fields, left.anywhere | right.anywhere)
+    if isinstance(expression, jsonpath.Descendants):
+        left = _reach(expression.left)
+        if not left.at_alert:
+            return _Reach(False, left.fields, left.anywhere)
+        right = _reach(expression.right)
+        return _Reach(False, left.fields, left.anywhere | right.fields | right.anywhere)
+    if isinstance(expression, (jsonpath.Union, jsonpath.Intersect)):
+        return _reach(expression.left) | _reach(expression.right)
+    if isinstance(expression, _WHERE):
+        left = _reach(expression.left)  # the condition picks among what the left side reads
+        return _Reach(False, left.fields, left.anywhere)
+    return _Reach()
+
+
+def fields_the_list_lacks(text: str) -> tuple[str, ...]:
+    """The alert fields a (valid) source path reads that a list answer (``GET /v2/alerts``)
+    never carries: the alert's own fields outside ``LIST_ALERT_FIELDS``, and the names of
+    ``FULL_ALERT_ONLY_FIELDS`` it looks for at any depth. Sorted; () when none or unparsable."""
+    source = text.strip()
+    if source.startswith("."):
+        source = "$" + source
+    try:
+        reach = _reach(parse_jsonpath(source))
+    except Exception:  # noqa: BLE001 - jsonpath-ng raises plain Exception; compile_path reports it
+        return ()
+    missing = (reach.fields - LIST_ALERT_FIELDS) | (reach.anywhere & FULL_ALERT_ONLY_FIELDS)
+    return tuple(sorted(missing))
+
+
 def compile_path(text: str) -> tuple[Accessor, list[Step] | None]:
     """Compile one JSONPath (a leading ``.`` means ``$.``).
 
@@ -129,6 +210,13 @@ class FieldMapping:
     field_names: tuple[str, ...]
     _events: Accessor
     _map_one: Callable[[Any], dict[str, Any]]
+    lacking: tuple[tuple[str, ...], ...] = ()
+
+    def fields_missing_from_list(self) -> list[tuple[str, str]]:
+        """``(field name, alert field)`` for each alert field a mapped field's path reads that
+        the alert list never carries (``fields_the_list_lacks``): null for every event unless
+        each alert is read in full."""
+        return [(name, top) for name, tops in zip(self.field_names, self.lacking) for top in tops]
 
     def events(self, answer: Any) -> list[Any]:
         """The alerts selected by the Main Event JSON Path in one OpsGenie answer."""
@@ -233,6 +321,7 @@ def load_field_mapping(path: str | Path, *, parameter: str = "Field Mapping File
         )
     problems = []
     compiled: list[tuple[str, Accessor, list[Step] | None]] = []
+    tops: list[tuple[str, ...]] = []
     seen = set()
     try:
         events_accessor, _ = compile_path(raw["main_event_json_path"])
@@ -250,6 +339,7 @@ def load_field_mapping(path: str | Path, *, parameter: str = "Field Mapping File
             problems.append(problem(f"fields[{index}] ({name}): {exc}"))
             continue
         compiled.append((name, accessor, steps))
+        tops.append(fields_the_list_lacks(entry["source_field"]))
     if problems:
         raise FieldMappingError(problems)
     return FieldMapping(
@@ -258,6 +348,7 @@ def load_field_mapping(path: str | Path, *, parameter: str = "Field Mapping File
         field_names=tuple(n for n, _, _ in compiled),
         _events=events_accessor,
         _map_one=_build_mapper(compiled),
+        lacking=tuple(tops),
     )
 
 

@@ -81,6 +81,9 @@ class Redactor:
         self._secrets: set[str] = set()
         self._needles: list[str] = []
         self.variables: set[str] = set(variables)
+        #: secret references already resolved (``{"env:NAME": secret}``), so that the connection
+        #: does not ask a vault twice
+        self.resolved: dict[str, str] = {}
         self.add(secrets)
 
     @property
@@ -99,6 +102,7 @@ class Redactor:
         """Hide ``other``'s secrets and keep its variables from children too."""
         self.add(other.secrets)
         self.variables |= other.variables
+        self.resolved.update(other.resolved)
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
@@ -115,7 +119,9 @@ class Redactor:
 
     def value(self, value: Any) -> Any:
         """A copy of ``value`` (JSON-like: dicts, lists, tuples, strings; keys included) with
-        every string hidden as by ``text``; ``value`` itself when nothing needs hiding."""
+        every string hidden as by ``text``; ``value`` itself when nothing needs hiding. Sets
+        become lists, bytes text, and any other object that would show a secret when printed
+        with ``str()`` becomes that text, hidden."""
         if not self._needles:
             return value
         try:
@@ -135,9 +141,15 @@ class Redactor:
             return self.text(value)
         if isinstance(value, dict):
             return {self._walk(k): self._walk(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, (list, tuple, set, frozenset)):
             return [self._walk(v) for v in value]
-        return value
+        if isinstance(value, (bytes, bytearray)):
+            return self.text(bytes(value).decode("utf-8", "replace"))
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        shown = str(value)  # any other object is printed with str(): hide what that would show
+        hidden = self.text(shown)
+        return value if hidden == shown else hidden
 
     def environment(
         self, environ: Mapping[str, str], *, drop: Iterable[str] = ()

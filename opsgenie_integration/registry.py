@@ -30,8 +30,9 @@ __all__ = [
     "collect_commands",
 ]
 
-#: Built-in plugins, registered under the same names as their entry points in pyproject.toml, so
-#: loading entry points never registers them twice.
+#: Built-in plugins, registered first and by name. ``builtin_commands`` is also the name of the
+#: commands' entry point in pyproject.toml, so loading entry points never registers it twice; the
+#: secret resolvers (env:, file:, keyring:) have no entry point.
 DEFAULT_PLUGINS = (
     ("builtin_commands", "opsgenie_integration.commands"),
     ("builtin_secrets", "opsgenie_integration.secrets"),

@@ -1,7 +1,9 @@
 """Retry policy for OpsGenie GETs, on urllib3's ``Retry`` machinery.
 
-What is retried: 429, 500, 502, 503, 504 and connection errors, on GET only (a write that may have
-reached the server is never retried automatically). How long it waits: the server's
+What is retried: on GET, 429, 500, 502, 503, 504, connection errors and a read that failed; on a
+write (POST, DELETE), only 429 (OpsGenie refused it unprocessed) and a connection that failed before
+the request was sent (urllib3's ``connect`` errors, retried whatever the method); a write that may
+have reached the server (a read error, a 5xx) is never retried automatically. How long it waits: the server's
 ``Retry-After`` or OpsGenie's ``X-RateLimit-Period-In-Sec`` when sent, else exponential backoff with
 jitter. Bounded twice: by the number of attempts and by the total time spent waiting; a server that
 asks for a longer wait than the time left ends the retries at once, and the last answer is
@@ -10,13 +12,18 @@ classified as the error it is.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
+log = logging.getLogger(__name__)
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+WRITE_RETRY_STATUSES = frozenset({429})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RATE_LIMIT_PERIOD_HEADER = "X-RateLimit-Period-In-Sec"
 
 
@@ -50,6 +57,9 @@ class OpsGenieRetry(Retry):
         return super().new(**kw)  # type: ignore[return-value]
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        """GET: as ``Retry`` (``allowed_methods``, ``status_forcelist``). A write: 429 only."""
+        if method and method.upper() in WRITE_METHODS:
+            return status_code in WRITE_RETRY_STATUSES
         if status_code == 429 and not self.retry_rate_limited:
             return False
         return super().is_retry(method, status_code, has_retry_after)
@@ -86,6 +96,15 @@ class OpsGenieRetry(Retry):
         if now + wait > deadline:
             reason = error or MaxRetryError(_pool, url, "retry time budget exhausted")
             raise MaxRetryError(_pool, url, reason)
+        cause = f"HTTP {response.status}" if response is not None else type(error).__name__
+        log.info(
+            "retry %d: %s %s after %s, waiting %.1f s",
+            len(new_retry.history),
+            method or "GET",
+            str(url or "").split("?")[0],
+            cause,
+            wait,
+        )
         return new_retry
 
 

@@ -13,7 +13,6 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
 
 from .command import hookimpl
 from .errors import ConnectionSettingsError
@@ -31,23 +30,14 @@ def split_reference(value: str) -> tuple[str, str] | None:
     return match.group(1).lower(), match.group(2)
 
 
-def literal_secrets(value: Any) -> list[str]:
-    """The strings to scrub from every output for a raw API Key setting ``value``.
-
-    A literal key is the secret itself: ``[value.strip()]``. A reference (``env:NAME``,
-    ``file:PATH``, ``vault:...``) says where the key is, not what it is: ``[]``, so that error
-    messages can name it (the resolved key is scrubbed instead, see ``Connection.secrets``).
-    Anything that is not a string: ``[]``.
-    """
-    if not isinstance(value, str) or not value.strip() or split_reference(value) is not None:
-        return []
-    return [value.strip()]
-
-
-def secret_error(reference: str, text: str) -> ConnectionSettingsError:
-    """A ``ConnectionSettingsError`` on the API Key whose hint names ``reference`` (never the secret)."""
+def secret_error(
+    reference: str, text: str, parameter: tuple[str, str] = ("API Key", "api_key")
+) -> ConnectionSettingsError:
+    """A ``ConnectionSettingsError`` on the setting ``parameter`` (title, id; the API Key by
+    default) whose hint names ``reference`` (never the secret)."""
+    title, setting = parameter
     return ConnectionSettingsError(
-        [{"parameter": "API Key", "id": "api_key", "message": f"API Key (api_key): {text}"}],
+        [{"parameter": title, "id": setting, "message": f"{title} ({setting}): {text}"}],
         hint=f"Check the secret reference {reference!r}.",
     )
 

@@ -311,7 +311,9 @@ class SliceBoard:
         edges = [cursor + 1 + left * i // parts for i in range(1, parts)] + [piece.end]
         if piece.checkpoint is not None:
             old = Checkpoint.decode(piece.checkpoint)
-            piece.checkpoint = Checkpoint(old.updated_at, old.seen_ids, edges[0], old.query).encode()
+            piece.checkpoint = Checkpoint(
+                old.updated_at, old.seen_ids, edges[0], old.query
+            ).encode()
         for low, high in zip(edges, edges[1:]):
             self.slices.append(Slice(low, high, split_off=True))
         piece.end = edges[0]

@@ -1,8 +1,9 @@
 """Time values: what users type, what OpsGenie sends, what is sent back.
 
 - User inputs (Start Time, Datetime...) accept ``2020-06-03 00:00``, ISO 8601 with ``Z`` or an
-  offset, a date alone, epoch milliseconds, ``now`` and ``<N> <unit>(s) ago``. A time without an
-  offset is UTC, never the host's local zone.
+  offset, a date alone, epoch milliseconds, ``now`` and ``<N> <unit>(s) ago``, and day/month
+  ordered dates (``03/04/2026 10:00``) read by the Date Format setting (``date_formats.py``). A
+  time without an offset is in the Time Zone setting's zone, else UTC; never the host's zone.
 - OpsGenie timestamps are ISO 8601 with 0 to 9 fraction digits and ``Z`` or an offset.
 - Everything internal is an aware ``datetime`` in UTC or an int of epoch milliseconds.
 
@@ -14,10 +15,13 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from .date_formats import TimeInputSettings, looks_numeric_date, parse_numeric_date
+
 #: Accepted examples, quoted in every time error message.
 TIME_FORMATS_HELP = (
     "a time such as 2020-06-03 00:00, 2020-06-03T00:00:00Z, 2020-06-03T02:00:00+02:00, "
-    "2020-06-03, epoch milliseconds, now, or 3 days ago"
+    "2020-06-03, epoch milliseconds, now, 3 days ago, or 03/04/2026 10:00 in the Date Format "
+    "setting's order"
 )
 
 _EPOCH_MS = re.compile(r"^\s*([0-9]{11,15})\s*$")
@@ -49,16 +53,26 @@ def from_epoch_ms(ms: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
 
 
-def parse_user_time(value: str | int, *, now: datetime | None = None) -> datetime:
+def parse_user_time(
+    value: str | int,
+    *,
+    now: datetime | None = None,
+    settings: TimeInputSettings | None = None,
+) -> datetime:
     """Parse a time typed by a user into an aware UTC datetime.
 
     Args:
         value: see the module docstring for the accepted forms. An ``int`` is epoch ms.
         now: the reference for ``now`` and relative forms (default: the current time).
+        settings: the connection's Date Format and Time Zone (None: neither set).
 
     Raises:
-        ValueError: the value is none of the accepted forms (the message lists them).
+        ValueError: the value is none of the accepted forms (the message lists them), or a
+            day/month-ordered date that is ambiguous or does not follow the Date Format
+            (``date_formats.DateFormatError``, a ValueError naming the setting).
     """
+    settings = settings or TimeInputSettings()
+    zone = settings.zone or timezone.utc
     if isinstance(value, bool):
         raise ValueError(f"expected {TIME_FORMATS_HELP}")
     if isinstance(value, int):
@@ -79,6 +93,9 @@ def parse_user_time(value: str | int, *, now: datetime | None = None) -> datetim
             return _checked(reference - timedelta(seconds=seconds))
         except OverflowError:
             raise ValueError(f"{value!r} is before the year 1") from None
+    numeric = parse_numeric_date(text, settings)  # DateFormatError names the setting
+    if numeric is not None:
+        return _checked(_localize(numeric, zone))
     from dateutil.parser import isoparse  # lazy: start-up (dateutil costs import time)
 
     try:
@@ -86,11 +103,21 @@ def parse_user_time(value: str | int, *, now: datetime | None = None) -> datetim
     except (ValueError, OverflowError) as exc:
         raise ValueError(f"expected {TIME_FORMATS_HELP}, got {value!r}") from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = _localize(parsed, zone)
     try:
         return _checked(parsed.astimezone(timezone.utc))
     except (ValueError, OverflowError) as exc:
         raise ValueError(f"expected {TIME_FORMATS_HELP}, got {value!r}") from exc
+
+
+def _localize(naive: datetime, zone: object) -> datetime:
+    """``naive`` read in ``zone`` (a tzinfo), as UTC. A time skipped by a DST change moves
+    forward; a repeated one is its first occurrence (``fold=0``)."""
+    aware = naive.replace(tzinfo=zone)  # type: ignore[arg-type]
+    try:
+        return aware.astimezone(timezone.utc)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"{naive.isoformat()} is outside 1970-01-01 .. 9999-12-31") from exc
 
 
 def _checked(moment: datetime) -> datetime:
@@ -107,7 +134,11 @@ def _from_ms_checked(ms: int) -> datetime:
 
 
 def is_user_time(value: object) -> bool:
-    """True when ``parse_user_time`` accepts the value (used as a JSON Schema format check)."""
+    """True when ``parse_user_time`` accepts the value (used as a JSON Schema format check).
+    A day/month-ordered date passes here whatever its order: the command reads it with the
+    connection's Date Format, which the input check does not know."""
+    if isinstance(value, str) and looks_numeric_date(value):
+        return True
     try:
         parse_user_time(value)  # type: ignore[arg-type]
     except (ValueError, TypeError, OverflowError):

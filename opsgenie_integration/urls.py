@@ -31,7 +31,8 @@ def normalize_server_url(server_url: str) -> str:
 
     Raises:
         ValueError: not an http(s) URL, ``http`` for a non-loopback host, credentials, a query or
-            a fragment in the URL, or a path other than the API version.
+            a fragment in the URL, or any path but ``/v2`` (``/v1``, ``/api``... would be dropped
+            silently otherwise: the integration always calls ``/v2/...`` under the host).
     """
     if not isinstance(server_url, str) or not server_url.strip():
         raise ValueError("expected a URL such as https://api.opsgenie.com")
@@ -62,8 +63,11 @@ def _normalize(server_url: str) -> str:
     if parts.query or parts.fragment:
         raise ValueError("must not contain a query string or fragment")
     path = parts.path.rstrip("/")
-    if path and not is_version_path(path):
-        raise ValueError(f"must be the API's base URL without a path (got path {parts.path!r})")
+    if path and path.strip("/") != SUPPORTED_API_VERSION:
+        raise ValueError(
+            f"must be the API's base URL without a path (got path {parts.path!r}; requests go to "
+            f"{parts.scheme}://{parts.netloc}/{SUPPORTED_API_VERSION}/...)"
+        )
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -75,6 +79,10 @@ def _valid_host(host: str) -> bool:
         pass
     labels = host.rstrip(".").split(".")
     return len(host) <= 253 and all(0 < len(label) <= 63 for label in labels)
+
+
+#: The one API version the integration speaks (alerts, schedules, users, account).
+SUPPORTED_API_VERSION = "v2"
 
 
 def is_version_path(path: str) -> bool:

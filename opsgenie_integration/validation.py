@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from .checkpoint import is_checkpoint
+from .date_formats import TimeInputSettings, looks_numeric_date
 from .errors import InputError
 from .manifest import Parameter, fold_name
 from .redact import Redactor
-from .times import TIME_FORMATS_HELP, is_user_time
+from .times import TIME_FORMATS_HELP, is_user_time, parse_user_time, utc_now
 from .urls import normalize_server_url
 
 
@@ -67,6 +69,9 @@ def _is_enclosable_query(value: object) -> bool:
 
 
 FORMAT_CHECKER.checks("opsgenie-alert-query")(_is_enclosable_query)
+#: The Search Condition's check, for every other query joined to the time window (a Saved
+#: Search's, read from OpsGenie).
+is_enclosable_query = _is_enclosable_query
 FORMAT_CHECKER.checks("opsgenie-identifier")(
     lambda v: not isinstance(v, str) or v.strip() not in (".", "..")
 )
@@ -81,6 +86,10 @@ _FORMAT_EXPECTED = {
     "opsgenie-server-url": "expected https://api.opsgenie.com (US) or https://api.eu.opsgenie.com (EU); "
     "http only for loopback hosts; no path, query or credentials",
 }
+#: Fetch Event's default End Time is the time of the call minus this many seconds
+#: (``commands.fetch_window.SETTLE_MS``; a test keeps the two equal).
+DEFAULT_END_LAG_S = 5
+
 _TYPE_NAMES = {
     "integer": "an integer",
     "number": "a number",
@@ -166,6 +175,16 @@ class InputValidator:
             self._names[fold_name(parameter.title)] = parameter.id
         self._properties: dict[str, dict] = schema.get("properties", {})
 
+    def by_id(self, given: Mapping[Any, Any]) -> dict[str, Any]:
+        """The values of ``given`` whose names are known, keyed by id (the first spelling wins),
+        unchecked."""
+        found: dict[str, Any] = {}
+        for name, value in given.items():
+            input_id = self._names.get(fold_name(name)) if isinstance(name, str) else None
+            if input_id is not None and input_id not in found:
+                found[input_id] = value
+        return found
+
     def label(self, input_id: str) -> str:
         """``Display Name (id)`` of an input."""
         parameter = self.parameters.get(input_id)
@@ -176,30 +195,65 @@ class InputValidator:
         name = parameter.title if parameter else input_id
         return {"parameter": name, "id": input_id, "message": f"{self.label(input_id)}: {text}"}
 
-    def validate(self, given: Any, *, redactor: Redactor | None = None) -> dict[str, Any]:
+    def validate(
+        self,
+        given: Any,
+        *,
+        redactor: Redactor | None = None,
+        time_inputs: TimeInputSettings | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
         """Return the inputs keyed by id, coerced, with defaults applied.
 
         Args:
             redactor: hides the secrets (the API key, when it is known) in every message.
+            time_inputs: the connection's Date Format and Time Zone, for reading time inputs
+                (None: unknown, so a day/month-ordered date is left to the command).
+            now: the reference for ``now`` and relative times (default: the current time).
 
         Raises:
-            InputError: every problem at once.
+            InputError: every problem at once (see ``check``).
         """
+        values, problems, hint = self.check(
+            given, redactor=redactor, time_inputs=time_inputs, now=now
+        )
+        if problems:
+            raise InputError(problems, hint=hint)
+        return values
+
+    def check(
+        self,
+        given: Any,
+        *,
+        redactor: Redactor | None = None,
+        time_inputs: TimeInputSettings | None = None,
+        now: datetime | None = None,
+    ) -> tuple[dict[str, Any], list[dict[str, str]], str | None]:
+        """``(values, problems, hint)``: the inputs that passed every check, keyed by id, coerced,
+        with defaults applied where nothing was given; every problem found, in parameter order;
+        a hint (the known names, after an unknown one). Format checks, the checks that read
+        time inputs with ``time_inputs`` and field mapping files, and the checks across inputs
+        (``cross_problems``) all run, so one call names every bad input."""
         hidden = redactor
         if given is None:
             given = {}
         if not isinstance(given, Mapping):
-            raise InputError(
+            whole = "connection" if self.noun == "setting" else "inputs"
+            return (
+                {},
                 [
                     {
-                        "parameter": "inputs",
-                        "id": "inputs",
-                        "message": f"inputs must be an object of name: value, got {type(given).__name__}",
+                        "parameter": whole,
+                        "id": whole,
+                        "message": f"{whole} must be an object of {self.noun}: value, got "
+                        f"{type(given).__name__}",
                     }
-                ]
+                ],
+                None,
             )
         problems: list[dict[str, str]] = []
         values: dict[str, Any] = {}
+        given_as: dict[str, str] = {}
         hint = None
         for name, value in given.items():
             input_id = self._names.get(fold_name(name)) if isinstance(name, str) else None
@@ -214,9 +268,16 @@ class InputValidator:
                     }
                 )
                 continue
-            if input_id in values:
-                problems.append(self._problem(input_id, "given twice (by display name and by id)"))
+            if input_id in given_as:
+                problems.append(
+                    self._problem(
+                        input_id,
+                        f"given twice, as {_show(given_as[input_id], 40, hidden)} and "
+                        f"{_show(name, 40, hidden)}",
+                    )
+                )
                 continue
+            given_as[input_id] = name
             if value is None:
                 continue
             if (
@@ -232,16 +293,92 @@ class InputValidator:
             if problem:
                 problems.append(self._problem(input_id, problem))
                 del values[input_id]
-        for error in self.validator.iter_errors(values):
+        for error in list(self.validator.iter_errors(values)):
             problems.extend(self._translate(error, values, hidden))
+        values = {k: v for k, v in values.items() if k not in {p["id"] for p in problems}}
+        problems.extend(self.cross_problems(values, time_inputs=time_inputs, now=now))
+        bad = {p["id"] for p in problems}
+        values = {k: v for k, v in values.items() if k not in bad}
         if problems:
             order = list(self.parameters)
             problems.sort(key=lambda p: order.index(p["id"]) if p["id"] in order else -1)
-            raise InputError(problems, hint=hint)
         for input_id, parameter in self.parameters.items():
-            if input_id not in values and parameter.default is not None:
+            if input_id not in values and input_id not in bad and parameter.default is not None:
                 values[input_id] = parameter.default
-        return values
+        return values, problems, hint
+
+    def cross_problems(
+        self,
+        values: Mapping[str, Any],
+        *,
+        time_inputs: TimeInputSettings | None = None,
+        now: datetime | None = None,
+    ) -> list[dict[str, str]]:
+        """The problems the schema cannot see, found without any request: each time input read
+        with the connection's Date Format and Time Zone (``time_inputs``; None leaves a
+        day/month-ordered date to the command, which knows them), a Start Time not before the
+        End Time (given, or Fetch Event's default: the call minus ``DEFAULT_END_LAG_S``), and a
+        Field Mapping File that cannot be read or maps fields the alert list lacks while Enrich
+        is off. ``values``: inputs that passed the schema, by id."""
+        problems: list[dict[str, str]] = []
+        now = now or utc_now()
+        moments: dict[str, datetime] = {}
+        for input_id, schema in self._properties.items():
+            if input_id not in values or schema.get("format") != "opsgenie-time":
+                continue
+            value = values[input_id]
+            if time_inputs is None and isinstance(value, str) and looks_numeric_date(value):
+                continue
+            try:
+                moments[input_id] = parse_user_time(value, now=now, settings=time_inputs)
+            except (ValueError, TypeError, OverflowError) as exc:
+                problems.append(self._problem(input_id, str(exc)))
+        window = {"start_time", "end_time"} <= set(self._properties)
+        if window and "checkpoint" not in values and "start_time" in moments:
+            start = moments["start_time"]
+            if "end_time" in moments and start >= moments["end_time"]:
+                problems.append(
+                    self._problem("start_time", f"must be before {self.label('end_time')}")
+                )
+            elif "end_time" not in values and start >= now - timedelta(seconds=DEFAULT_END_LAG_S):
+                problems.append(
+                    self._problem(
+                        "start_time",
+                        f"must be before the default {self.label('end_time')}: the time of the "
+                        f"call minus {DEFAULT_END_LAG_S} s (alerts still being indexed are left to "
+                        "the next call); give an earlier Start Time",
+                    )
+                )
+        if "field_mapping" in self._properties and values.get("field_mapping"):
+            problems.extend(self._field_mapping_problems(values))
+        return problems
+
+    def _field_mapping_problems(self, values: Mapping[str, Any]) -> list[dict[str, str]]:
+        # lazy: jsonpath-ng is imported only when a mapping file is given (and mapping imports
+        # this module)
+        from .mapping import FieldMappingError, load_field_mapping_cached
+
+        parameter = self.parameters.get("field_mapping")
+        title = parameter.title if parameter else "Field Mapping File"
+        try:
+            mapping = load_field_mapping_cached(str(values["field_mapping"]), parameter=title)
+        except FieldMappingError as exc:
+            return list(exc.problems)
+        if values.get("enrich") or "enrich" not in self._properties:
+            return []
+        missing = mapping.fields_missing_from_list()
+        if not missing:
+            return []
+        named = ", ".join(f"{name!r} ({top})" for name, top in missing)
+        return [
+            self._problem(
+                "field_mapping",
+                f"maps {named}: the alert list (GET /v2/alerts) never carries "
+                f"{', '.join(sorted({top for _, top in missing}))}, so every event would have "
+                "null there. Turn Enrich on (one GET /v2/alerts/{id} per event, counted against "
+                "the rate limit), or map a field the list carries",
+            )
+        ]
 
     def _coerce(self, input_id: str, value: Any) -> Any:
         wanted = self._properties.get(input_id, {}).get("type")
@@ -293,14 +430,16 @@ class InputValidator:
             expected = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
             text = f"expected {expected}, got {self._shown(input_id, value, hidden)}"
         elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-            low = schema.get("minimum", schema.get("exclusiveMinimum"))
-            high = schema.get("maximum", schema.get("exclusiveMaximum"))
-            if low is not None and high is not None:
-                text = f"expected a number from {low} to {high}, got {self._shown(input_id, value, hidden)}"
-            elif low is not None:
-                text = f"expected a number above {low}, got {self._shown(input_id, value, hidden)}"
-            else:
-                text = f"expected a number up to {high}, got {self._shown(input_id, value, hidden)}"
+            bounds = []
+            if "exclusiveMinimum" in schema:
+                bounds.append(f"above {schema['exclusiveMinimum']}")
+            elif "minimum" in schema:
+                bounds.append(f"at least {schema['minimum']}")
+            if "exclusiveMaximum" in schema:
+                bounds.append(f"below {schema['exclusiveMaximum']}")
+            elif "maximum" in schema:
+                bounds.append(f"at most {schema['maximum']}")
+            text = f"expected a number {' and '.join(bounds)}, got {self._shown(input_id, value, hidden)}"
         elif kind == "enum":
             text = f"expected one of {', '.join(map(str, error.validator_value))}, got {self._shown(input_id, value, hidden)}"
         elif kind == "pattern" and error.validator_value == "\\S":

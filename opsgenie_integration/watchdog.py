@@ -98,6 +98,23 @@ class _HeaderDeadline:
             raise self._overdue()
         return response
 
+    def _tunnel(self) -> None:
+        """The proxy's answer to ``CONNECT`` is held to the same deadline: a proxy dripping it
+        byte by byte is cut too."""
+        sock = getattr(self, "sock", None)
+        entry = WATCHDOG.watch(sock, self.header_deadline) if sock is not None else None
+        try:
+            super()._tunnel()  # type: ignore[misc]
+        except Exception:
+            if entry is not None and entry.fired:
+                raise self._overdue() from None
+            raise
+        finally:
+            if entry is not None:
+                WATCHDOG.unwatch(entry)
+        if entry is not None and entry.fired:
+            raise self._overdue()
+
     def _overdue(self) -> ReadTimeoutError:
         return ReadTimeoutError(None, "", f"no complete headers within {self.header_deadline:g} s")
 

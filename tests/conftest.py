@@ -115,7 +115,7 @@ def _record_requests(monkeypatch, request):
 
     def send(self, prepared, **kwargs):
         if str(prepared.headers.get("User-Agent", "")).startswith("opsgenie-integration/"):
-            _SENT.append((prepared.method, prepared.url))  # only the integration's own client
+            _SENT.append((prepared.method, prepared.url, prepared.body))  # the integration's own
         return original(self, prepared, **kwargs)
 
     monkeypatch.setattr(requests.Session, "send", send)
@@ -129,10 +129,10 @@ def _record_requests(monkeypatch, request):
         str(shared_path() / "opsgenie" / "openapi" / "opsgenie-v2-subset.openapi3.json")
     )
     problems = []
-    for method, url in sent:
+    for method, url, body in sent:
         path = requests.utils.urlparse(url).path
         if path.startswith(("/v2/", "/v1/")):
-            problems.extend(contract.check_request(spec, method, url))
+            problems.extend(contract.check_request(spec, method, url, body))
     if problems:
         pytest.fail(
             "requests outside OpsGenie's OpenAPI description:\n" + "\n".join(sorted(set(problems)))

@@ -1,7 +1,9 @@
 """Contract check: every request the client sends must exist in OpsGenie's OpenAPI description.
 
 For each request: the operation (method + path template) exists, every query parameter is declared
-for that operation, and enum / integer / boolean values are allowed. Path templates with literal
+for that operation, required ones are there, enum / integer / boolean values are allowed, and a
+JSON body is valid against the operation's request body schema (a write without a body is checked
+as ``{}``; an operation without a request body takes none). Path templates with literal
 segments win over ``{identifier}`` ones (``/v2/schedules/on-calls`` before ``/v2/schedules/{identifier}``).
 """
 
@@ -84,6 +86,44 @@ def _value_ok(schema: dict, value: str) -> str | None:
     return None
 
 
+def _inline(spec: dict, node, seen: tuple = ()):
+    """The schema with every ``$ref`` replaced by its target (the payload schemas have no cycles)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            ref = node["$ref"]
+            if ref in seen:
+                return {}
+            return _inline(spec, _resolve(spec, {"$ref": ref}), (*seen, ref))
+        return {k: _inline(spec, v, seen) for k, v in node.items() if not k.startswith("x-")}
+    if isinstance(node, list):
+        return [_inline(spec, v, seen) for v in node]
+    return node
+
+
+def _body_problems(
+    spec: dict, method: str, template: str, op: dict, body: bytes | None
+) -> list[str]:
+    from jsonschema import Draft4Validator
+
+    request_body = _resolve(spec, op.get("requestBody", {}))
+    schema = ((request_body.get("content") or {}).get("application/json") or {}).get("schema")
+    if schema is None:
+        return (
+            [f"{method} {template}: a body was sent to an operation that takes none"]
+            if body
+            else []
+        )
+    try:
+        value = json.loads(body) if body else {}
+    except ValueError:
+        return [f"{method} {template}: the body is not JSON"]
+    validator = Draft4Validator(_inline(spec, schema))
+    return [
+        f"{method} {template}: body {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in validator.iter_errors(value)
+    ]
+
+
 #: Operations OpsGenie serves that the shared OpenAPI subset does not describe, with the query
 #: parameters they take: ``GET /v2/request-limits/`` (the account's limits per rate-limit domain,
 #: read once by ``fetch`` to pace itself; its answer's shape is OpsGenie's own backup tool's).
@@ -92,7 +132,7 @@ OFF_SPEC_OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
-def check_request(spec: dict, method: str, url: str) -> list[str]:
+def check_request(spec: dict, method: str, url: str, body: bytes | None = None) -> list[str]:
     """Problems of one request against the spec (empty when it conforms)."""
     parts = urlsplit(url)
     off_spec = OFF_SPEC_OPERATIONS.get((method, parts.path))
@@ -119,4 +159,13 @@ def check_request(spec: dict, method: str, url: str) -> list[str]:
         problem = _value_ok(schema, value)
         if problem:
             problems.append(f"{method} {template}: {name}: {problem}")
+    sent_names = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    for param in op.get("parameters", []):
+        param = _resolve(spec, param)
+        if param["in"] == "query" and param.get("required") and param["name"] not in sent_names:
+            problems.append(
+                f"{method} {template}: required query parameter {param['name']!r} missing"
+            )
+    if method != "GET" or body:
+        problems.extend(_body_problems(spec, method, template, op, body))
     return problems

@@ -62,9 +62,9 @@ def assert_one_envelope(envelope, command=None):
 @SETTINGS
 @given(given_inputs=inputs, status=statuses, answer=answers)
 def test_registry_always_returns_one_valid_envelope(command, given_inputs, status, answer):
-    conn = {"server_url": BASE, "api_key": API_KEY, "max_retry_time": 0}
+    conn = {"server_url": BASE, "api_key": API_KEY, "max_retry_time": 0, "request_wait": 0}
     with rm.Mocker() as m:
-        m.get(rm.ANY, status_code=status, **answer)
+        m.register_uri(rm.ANY, rm.ANY, status_code=status, **answer)  # writes too
         envelope = INTEGRATION.run(command, given_inputs, conn)
     assert_one_envelope(envelope, command)
     if envelope["return_data"] == "Failed":

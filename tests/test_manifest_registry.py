@@ -22,26 +22,85 @@ from opsgenie_integration.manifest import ManifestError, load_manifest
 from opsgenie_integration.mapping import default_field_mapping
 from opsgenie_integration.registry import RegistryError, schema_drift
 
-SIX = [
+COMMANDS = [
     "fetch_event",
     "get_on_call_user",
     "get_schedules",
     "get_schedule_timeline",
     "get_single_user",
+    "get_next_on_call_user",
+    "get_on_call_users_across_schedules",
+    "is_user_on_call",
+    "get_team",
+    "list_teams",
+    "get_escalation",
+    "list_escalations",
     "test_connection",
 ]
+ALERT_ACTIONS = [
+    "create_alert",
+    "get_alert",
+    "delete_alert",
+    "acknowledge_alert",
+    "unacknowledge_alert",
+    "close_alert",
+    "snooze_alert",
+    "escalate_alert",
+    "assign_alert",
+    "add_responder",
+    "add_note",
+    "add_tags",
+    "remove_tags",
+    "add_details",
+    "remove_details",
+    "list_alert_notes",
+    "list_alert_logs",
+    "list_alert_recipients",
+    "count_alerts",
+    "get_request_status",
+]
+ALL_IDS = COMMANDS + ALERT_ACTIONS
 
 
-def test_manifest_declares_the_six_commands():
+def test_manifest_declares_the_commands():
     manifest = load_manifest()
-    assert [c.id for c in manifest.commands] == SIX
+    assert [c.id for c in manifest.commands] == ALL_IDS
     assert [c.name for c in manifest.commands] == [
         "Fetch Event",
         "Get On-call User",
         "Get Schedules",
         "Get Schedule Timeline",
         "Get Single User",
+        "Get Next On-call User",
+        "Get On-call Users Across Schedules",
+        "Is User On Call",
+        "Get Team",
+        "List Teams",
+        "Get Escalation",
+        "List Escalations",
         "Test Connection",
+        *[
+            "Create Alert",
+            "Get Alert",
+            "Delete Alert",
+            "Acknowledge Alert",
+            "Unacknowledge Alert",
+            "Close Alert",
+            "Snooze Alert",
+            "Escalate Alert",
+            "Assign Alert",
+            "Add Responder",
+            "Add Note",
+            "Add Tags",
+            "Remove Tags",
+            "Add Details",
+            "Remove Details",
+            "List Alert Notes",
+            "List Alert Logs",
+            "List Alert Recipients",
+            "Count Alerts",
+            "Get Request Status",
+        ],
     ]
     params = {p.id: p for p in manifest.connection_parameters}
     assert params["server_url"].default == "https://api.opsgenie.com"
@@ -59,7 +118,7 @@ def test_every_schema_is_valid_and_documented():
 
 def test_registry_matches_manifest_and_schemas(integration):
     """Drift test: handlers, manifest commands and schema properties line up one to one."""
-    assert [c.id for c in integration.commands] == SIX
+    assert [c.id for c in integration.commands] == ALL_IDS
     for command in integration.manifest.commands:
         schema = json.loads((REPO / command.input_schema).read_text())
         assert schema_drift(schema, command.inputs) == [], command.id
@@ -111,14 +170,14 @@ def test_manifest_problems_are_reported_together(tmp_path):
 def test_manifest_duplicates_and_unknown_rights(tmp_path):
     def break_it(raw):
         raw["commands"][1]["id"] = "fetch_event"
-        raw["commands"][2]["right"] = "delete"
+        raw["commands"][2]["right"] = "admin"
         raw["commands"][3]["input_schema"] = "schemas/nope.schema.json"
 
     with pytest.raises(ManifestError) as caught:
         load_manifest(_manifest_copy(tmp_path, break_it))
     text = str(caught.value)
     assert "'fetch_event' is already used by commands[0]" in text
-    assert "'delete' is not one of the rights" in text
+    assert "'admin' is not one of the rights" in text
     assert "schemas/nope.schema.json does not exist" in text
 
 
@@ -228,7 +287,7 @@ def test_builtins_are_the_entry_point_plugins():
     names = {ep.name: ep.value for ep in entry_points(group="opsgenie_integration")}
     assert names.get("builtin_commands") == "opsgenie_integration.commands"
     integration = Integration.load()  # loading entry points does not register them twice
-    assert [c.id for c in integration.commands] == SIX
+    assert [c.id for c in integration.commands] == ALL_IDS
 
 
 def test_event_source_mapping_is_declared_and_compiles():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from opsgenie_integration.mapping import (
     FieldMappingError,
+    _schema_problem,
     compile_path,
     default_field_mapping,
     load_field_mapping,
@@ -128,3 +131,39 @@ def test_simple_paths_compile_to_steps_and_others_do_not():
     assert compile_path("$.a[*]")[1] is None
     with pytest.raises(ValueError, match="longer than 4096"):
         compile_path("$." + "a" * 4100)
+
+
+def test_a_path_of_4096_characters_compiles_and_one_more_is_refused_showing_60():
+    longest = "$." + "a" * 4094
+    assert len(longest) == 4096
+    compile_path(longest)
+    too_long = longest + "b"
+    with pytest.raises(ValueError) as caught:
+        compile_path(too_long)
+    assert str(caught.value) == f"{too_long[:60]!r}... is longer than 4096 characters"
+
+
+def test_a_path_that_does_not_parse_is_quoted_to_80_characters():
+    bad = "$.a[?(" + "x" * 200
+    with pytest.raises(ValueError) as caught:
+        compile_path(bad)
+    assert str(caught.value).startswith(f"{bad[:80]!r} is not a valid JSONPath (")
+
+
+def test_a_loaded_mapping_cannot_be_changed():
+    mapping = default_field_mapping()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mapping.name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("size, kept", [(200, True), (201, False)])
+def test_schema_messages_are_kept_up_to_200_characters(size, kept):
+    class Error:
+        message = "m" * size
+        validator = "type"
+
+    shown = _schema_problem(Error())
+    if kept:
+        assert shown == "m" * size
+    else:
+        assert shown == f"does not satisfy 'type' ({'m' * 120}...)"

@@ -19,16 +19,19 @@ import requests_mock as rm
 from conftest import API_KEY, BASE, REPO, load_fixture
 
 from opsgenie_integration.healthcheck import TestConnectionCheck
-from opsgenie_integration.secrets import literal_secrets, split_reference
+from opsgenie_integration.redact import secret_settings
+from opsgenie_integration.secrets import split_reference
 
 EXAMPLE_PLUGIN = REPO / "examples" / "vault_plugin"
 OTHER_SECRET = "b7c6d5e4-f3a2-4190-8b7c-6d5e4f3a2b1c"  # stored beside the key in the vault
 
 
 def mock_test_connection(m: rm.Mocker) -> None:
-    """OpsGenie answers both calls of Test Connection (account, then one alert)."""
+    """OpsGenie answers every probe of Test Connection (account, one alert, schedules, users)."""
     m.get(f"{BASE}/v2/account", json=load_fixture("account.json"))
     m.get(f"{BASE}/v2/alerts", json={"data": [], "took": 0.0, "requestId": "r-1"})
+    m.get(f"{BASE}/v2/schedules", json={"data": [], "took": 0.0, "requestId": "r-2"})
+    m.get(f"{BASE}/v2/users", json={"data": [], "totalCount": 0, "took": 0.0, "requestId": "r-3"})
 
 
 def failed_on_the_reference(envelope: dict, *secrets: str) -> dict:
@@ -90,12 +93,19 @@ def test_split_reference(value, expected):
     assert split_reference(value) == expected
 
 
-def test_only_a_literal_key_is_scrubbed_as_a_secret():
+def test_only_a_literal_key_is_hidden_as_a_secret(integration):
     # A literal key is the secret; a reference only says where it is and must stay nameable.
-    assert literal_secrets(f" {API_KEY} ") == [API_KEY]
-    assert literal_secrets("env:OPSGENIE_API_KEY") == []
-    assert literal_secrets("vault:ops/opsgenie") == []
-    assert literal_secrets(None) == [] and literal_secrets("  ") == []
+    params = integration.manifest.connection_parameters
+    assert secret_settings(params, {"api_key": f" {API_KEY} "}) == ([API_KEY], set())
+    assert secret_settings(params, {"API-Key": "env:OPSGENIE_API_KEY"}) == (
+        [],
+        {"OPSGENIE_API_KEY"},
+    )
+    assert secret_settings(params, {"api key": "vault:ops/opsgenie"}) == ([], set())
+    assert secret_settings(params, {"api_key": None}) == ([], set())
+    assert secret_settings(params, {"api_key": "  "}) == ([], set())
+    assert secret_settings(params, {"server_url": API_KEY}) == ([], set())  # not a secret setting
+    assert secret_settings(params, ["api_key", API_KEY]) == ([], set())
 
 
 # -- env: --------------------------------------------------------------------------------------
@@ -110,7 +120,7 @@ def test_env_reference_sends_the_resolved_key(integration, conn, monkeypatch):
         envelope = integration.run("Test Connection", {}, dict(conn, api_key="env:OG_TEST_KEY"))
     # Then the key went out (stripped), and nowhere else
     assert envelope["return_data"] == "Successful"
-    assert [r.headers["Authorization"] for r in m.request_history] == [f"GenieKey {API_KEY}"] * 2
+    assert [r.headers["Authorization"] for r in m.request_history] == [f"GenieKey {API_KEY}"] * 4
     assert API_KEY not in json.dumps(envelope)
 
 
@@ -297,7 +307,7 @@ def test_vault_plugin_resolves_its_scheme(vault_integration, vault_file, conn):
         )
     # Then the vault's key (stripped) went out; the envelope holds neither secret
     assert envelope["return_data"] == "Successful", envelope["error"]
-    assert [r.headers["Authorization"] for r in m.request_history] == [f"GenieKey {API_KEY}"] * 2
+    assert [r.headers["Authorization"] for r in m.request_history] == [f"GenieKey {API_KEY}"] * 4
     flat = json.dumps(envelope)
     assert API_KEY not in flat and OTHER_SECRET not in flat
 
@@ -314,7 +324,8 @@ def test_vault_plugin_against_the_sandbox(vault_integration, tmp_path, monkeypat
             "Test Connection", {}, dict(sb.connection, api_key="vault:ops/opsgenie")
         )
         assert envelope["return_data"] == "Successful", envelope["error"]
-        assert all(c["can_run"] for c in envelope["commands"].values())
+        # null: a write right, which Test Connection cannot check without writing
+        assert all(c["can_run"] in (True, None) for c in envelope["commands"].values())
         assert sb.api_key not in json.dumps(envelope)
 
 
@@ -381,7 +392,7 @@ def test_vault_plugin_leaves_other_schemes_to_the_built_ins(
 def test_a_plugin_that_breaks_does_not_leak_its_error_text(conn):
     # Given a plugin whose exception message holds a secret
     from opsgenie_integration import Integration
-    from opsgenie_integration.hookspecs import hookimpl
+    from opsgenie_integration.command import hookimpl
 
     class Broken:
         @hookimpl

@@ -60,7 +60,10 @@ def mutation_points(tree: ast.AST) -> list[tuple[int, str, int]]:
             points.append((index, f"{node.value} negated", line))
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             points.append((index, "not dropped", line))
-        elif isinstance(node, ast.Return) and node.value is not None:
+        elif isinstance(node, ast.Return) and not (
+            node.value is None
+            or (isinstance(node.value, ast.Constant) and node.value.value is None)
+        ):  # `return None` made `return None` would be no change
             points.append((index, "returns None", line))
     return points
 

@@ -107,7 +107,8 @@ def _main(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
             run = action_module("run")
             run.emit_early_failure(argv, run.usage_failure(str(exc)), stdout)
         else:
-            stderr.write("Try 'opsgenie-integration --help'.\n")
+            where = f" {action}" if action else ""
+            stderr.write(f"Try 'opsgenie-integration{where} --help'.\n")
         return ExitStatus.USAGE
     except KeyboardInterrupt:
         stderr.write("opsgenie-integration: interrupted\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, TextIO
 
 import yaml
@@ -14,6 +15,7 @@ from .. import envelope as env
 from ..errors import ConnectionSettingsError
 from ..files import UserFileError, read_user_text
 from ..manifest import fold_name, load_yaml
+from ..resources import data_path
 
 ENV_SETTINGS = {
     "server_url": "OPSGENIE_SERVER_URL",
@@ -29,6 +31,17 @@ NO_CONNECTION_HINT = (
 MAX_SANDBOX_ALERTS = 200_000
 
 
+@lru_cache(maxsize=1)
+def connection_setting_ids() -> tuple[str, ...]:
+    """The ids of the manifest's connection settings, in its order (for ``--connection``'s help:
+    read from ``integration.yaml`` as it is, without loading the integration)."""
+    try:
+        raw = load_yaml(data_path("integration.yaml").read_text(encoding="utf-8"))
+        return tuple(str(p["id"]) for p in raw["connection"]["parameters"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):  # load_manifest reports it
+        return tuple(ENV_SETTINGS)
+
+
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     """``--connection FILE`` / ``--sandbox`` / ``--sandbox-alerts N``."""
     group = parser.add_mutually_exclusive_group()
@@ -36,9 +49,8 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         "--connection",
         "-c",
         metavar="FILE",
-        help="connection settings, YAML or JSON (server_url, api_key, api_version, timeout, "
-        "max_retry_time); default: the OPSGENIE_SERVER_URL / OPSGENIE_API_KEY / "
-        "OPSGENIE_API_VERSION environment",
+        help=f"connection settings, YAML or JSON ({', '.join(connection_setting_ids())}); "
+        "default: the OPSGENIE_SERVER_URL / OPSGENIE_API_KEY / OPSGENIE_API_VERSION environment",
     )
     group.add_argument(
         "--sandbox",
@@ -64,10 +76,13 @@ def _alert_count(text: str) -> int:
     return value
 
 
+_API_KEY = fold_name("api_key")
+
+
 def _key_given(settings: Any) -> bool:
     """Whether ``settings`` hold a non-empty API Key under any spelling of its name."""
     return isinstance(settings, Mapping) and any(
-        isinstance(name, str) and fold_name(name) == "api key" and value
+        isinstance(name, str) and fold_name(name) == _API_KEY and value
         for name, value in settings.items()
     )
 
@@ -80,9 +95,10 @@ def add_connection_hint(exc: Exception, settings: Any) -> None:
 
 def with_connection_hint(envelope: dict[str, Any], settings: Any) -> dict[str, Any]:
     """``envelope`` with ``NO_CONNECTION_HINT`` in its error when its connection settings were
-    refused (error type ``configuration``) and they lack the API Key (any spelling)."""
+    refused (error type ``configuration``, or ``validation`` when bad inputs came with them) and
+    they lack the API Key (any spelling)."""
     error = envelope.get("error")
-    if not isinstance(error, dict) or error.get("type") != "configuration":
+    if not isinstance(error, dict) or error.get("type") not in ("configuration", "validation"):
         return envelope
     if error.get("hint") is not None or _key_given(settings):
         return envelope
@@ -124,7 +140,9 @@ def load_connection_settings(
     except ValueError as exc:
         raise problem(str(exc)) from None
     if not isinstance(settings, dict):
-        raise problem("must be a mapping of setting: value (server_url, api_key, api_version)")
+        raise problem(
+            f"must be a mapping of setting: value ({', '.join(connection_setting_ids())})"
+        )
     return settings
 
 

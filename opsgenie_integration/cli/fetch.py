@@ -30,12 +30,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .. import envelope as env
+from ..checkpoint import is_checkpoint
 from ..errors import OpsGenieIntegrationError
 from ..files import read_user_text
 from ..integration import Connection, Integration
 from ..logs import configure_cli_logging
 from ..redact import Redactor
 from ..slices import SliceStateError, is_slice_state
+from ..times import parse_user_time, utc_now
+from ..validation import DEFAULT_END_LAG_S
 from .connection import SandboxConnection, add_connection_arguments, add_connection_hint
 from .output import ExitStatus, UsageError
 from .parallel import (
@@ -55,6 +58,22 @@ except ImportError:  # pragma: no cover - not POSIX
 
 FETCH_COMMAND = "Fetch Event"
 PAGE_LIMIT = 100
+DEFAULT_INTERVAL = 60.0
+#: How ``fetch`` names what ``run`` calls Fetch Event's inputs (its error texts use the flags).
+FLAG_NAMES = (
+    ("Start Time (start_time)", "--start"),
+    ("End Time (end_time)", "--end"),
+    ("Search Condition (query)", "--query"),
+    ("Saved Search (saved_search)", "--saved-search"),
+    ("Field Mapping File (field_mapping)", "--field-mapping"),
+    ("Field Mapping File", "--field-mapping"),
+    ("Enrich (enrich)", "--enrich"),
+    ("Turn Enrich on", "Give --enrich"),
+    ("Search Condition", "--query"),
+    ("Saved Search", "--saved-search"),
+    ("Start Time", "--start"),
+    ("End Time", "--end"),
+)
 MAX_FAILURES_IN_A_ROW = 5
 #: One encoder for every event line (json.dumps with options builds a new encoder per call).
 _ENCODE_EVENT = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
@@ -73,16 +92,39 @@ def write_events(stream: TextIO, events: list[Any]) -> None:
 
 def _lock(path: Path) -> Any | None:
     """An exclusive lock on ``<checkpoint file>.lock`` for this run, or None when another run holds it.
-    (Where fcntl is missing, no lock: a second run on the same file is the user's to avoid.)"""
+    (Where fcntl is missing, no lock: a second run on the same file is the user's to avoid.)
+
+    ``_unlock`` removes the file when the run ends; a lock taken on a file that was removed or
+    replaced meanwhile (by a run that just ended) is taken again on the file now there."""
     if fcntl is None:  # pragma: no cover - not POSIX
         return open(os.devnull, "w")
-    handle = open(str(path) + ".lock", "a")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return handle
+    name = str(path) + ".lock"
+    for _ in range(10):
+        handle = open(name, "a")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return None
+        try:
+            same = os.path.samestat(os.fstat(handle.fileno()), os.stat(name))
+        except OSError:
+            same = False
+        if same:
+            return handle
+        handle.close()  # removed by the run that held it: lock the new one
+    return None
+
+
+def _unlock(handle: Any, path: Path) -> None:
+    """Remove ``<checkpoint file>.lock`` (still holding the lock), then release it."""
+    if fcntl is not None:
+        try:
+            if os.path.samestat(os.fstat(handle.fileno()), os.stat(str(path) + ".lock")):
+                os.unlink(str(path) + ".lock")
+        except OSError:
+            pass
+    handle.close()
 
 
 def add_fetch_parser(sub: Any) -> None:
@@ -91,8 +133,9 @@ def add_fetch_parser(sub: Any) -> None:
     parser.add_argument(
         "--start",
         metavar="TIME",
-        help="window start (UTC unless an offset is given); "
-        "default 24 hours ago; ignored when the checkpoint file holds a checkpoint",
+        help="window start; a time without an offset is in the connection's Time Zone "
+        "(time_zone), else UTC; default 24 hours ago; ignored when the checkpoint file holds "
+        "a checkpoint",
     )
     parser.add_argument(
         "--end",
@@ -102,6 +145,17 @@ def add_fetch_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--query", metavar="QUERY", default=None, help="OpsGenie alert search query"
+    )
+    parser.add_argument(
+        "--saved-search",
+        metavar="NAME_OR_ID",
+        default=None,
+        help="an OpsGenie saved search (name, or id), combined with the window like --query",
+    )
+    parser.add_argument(
+        "--enrich",
+        action="store_true",
+        help="read each alert in full (one GET /v2/alerts/{id} per event) before mapping",
     )
     parser.add_argument(
         "--checkpoint-file",
@@ -117,9 +171,9 @@ def add_fetch_parser(sub: Any) -> None:
     parser.add_argument(
         "--interval",
         type=float,
-        default=60.0,
+        default=None,
         metavar="S",
-        help="seconds between polls with --follow (default 60)",
+        help="seconds between polls; only with --follow (default 60)",
     )
     parser.add_argument(
         "--max-events",
@@ -136,7 +190,12 @@ def add_fetch_parser(sub: Any) -> None:
         help="threads reading time slices of the window at once (1 to "
         f"{MAX_WORKERS}; default: from the Search limit OpsGenie publishes, else 8)",
     )
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress lines on stderr (the last line, how the fetch ended, is kept)",
+    )
     parser.add_argument("--verbose", "-v", action="count", default=0, help="log to stderr")
     add_connection_arguments(parser)
     parser.set_defaults(handler=cmd_fetch)
@@ -230,23 +289,53 @@ def _sleep(seconds: float, stop: _Stop) -> None:
 def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.follow and args.end:
         raise UsageError("fetch: --end and --follow cannot be used together")
+    if args.interval is not None and not args.follow:
+        raise UsageError("fetch: --interval only applies with --follow (seconds between polls)")
+    if args.interval is None:
+        args.interval = DEFAULT_INTERVAL
     if not (args.interval > 0 and math.isfinite(args.interval)):
         raise UsageError("fetch: --interval must be a finite number of seconds above 0")
     if args.max_events is not None and args.max_events < 1:
         raise UsageError("fetch: --max-events must be at least 1")
+    checkpoint = None
+    if args.checkpoint_file:
+        path = args.checkpoint_file
+        problem = _checkpoint_file_problem(Path(path))
+        if problem is None:
+            try:
+                checkpoint = read_checkpoint_file(path)
+            except (OSError, ValueError) as exc:
+                problem = f"cannot be read: {exc}"
+        if (
+            problem is None
+            and checkpoint is not None
+            and not (is_checkpoint(checkpoint) or is_slice_state(checkpoint))
+        ):
+            problem = (
+                "holds no checkpoint of an earlier fetch (ck1..., written by fetch itself); give "
+                "another file, or remove this one to start again from --start"
+            )
+        if problem:
+            stderr.write(f"fetch: --checkpoint-file {path!r}: {problem}\n")
+            return ExitStatus.FAILED
     lock = None
     if args.checkpoint_file:
-        problem = _checkpoint_file_problem(Path(args.checkpoint_file))
-        if problem:
-            stderr.write(f"fetch: --checkpoint-file {args.checkpoint_file}: {problem}\n")
-            return ExitStatus.FAILED
         lock = _lock(Path(args.checkpoint_file))
         if lock is None:
             stderr.write(
-                f"fetch: another fetch is using --checkpoint-file {args.checkpoint_file}; "
+                f"fetch: another fetch is using --checkpoint-file {args.checkpoint_file!r}; "
                 "running both would write events twice\n"
             )
             return ExitStatus.FAILED
+    try:
+        return _fetch(args, checkpoint, stdout, stderr)
+    finally:
+        if lock is not None:
+            _unlock(lock, Path(args.checkpoint_file))
+
+
+def _fetch(args: argparse.Namespace, checkpoint: str | None, stdout: TextIO, stderr: TextIO) -> int:
+    """``cmd_fetch`` once the options and the checkpoint file are checked (and locked)."""
     redactor = Redactor()
     configure_cli_logging(stderr, args.verbose, redactor)
     integration = Integration.load()
@@ -263,14 +352,11 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         ("end_time", args.end),
         ("query", args.query),
         ("field_mapping", args.field_mapping),
+        ("saved_search", args.saved_search),
+        ("enrich", args.enrich),
     ):
         if value:
             inputs[key] = value
-    try:
-        checkpoint = read_checkpoint_file(args.checkpoint_file)
-    except (OSError, ValueError) as exc:
-        stderr.write(f"fetch: cannot read --checkpoint-file: it {exc}\n")
-        return ExitStatus.FAILED
     status = ExitStatus.SUCCESSFUL
     try:
         with SandboxConnection(args, stderr) as settings:
@@ -281,7 +367,9 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
                 stderr.write(f"fetch: {redactor.text(_error_text(exc))}\n")
                 return ExitStatus.FAILED
             with connection:
-                status = _fetch(
+                if args.follow and args.start and not checkpoint:
+                    _wait_for_start(args.start, connection, stop, stderr)
+                status = _paced_fetch(
                     integration,
                     connection,
                     inputs,
@@ -303,15 +391,49 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if lock is not None:
-            lock.close()
-    if not args.quiet:
-        stderr.write("fetch: done " + json.dumps(summary) + "\n")
+    # the last line says how the fetch ended (kept with --quiet)
+    if status != ExitStatus.SUCCESSFUL:
+        ended = "failed"
+    elif stop.requested and not args.follow:
+        ended = "interrupted"
+    elif stop.requested:
+        ended = "stopped"
+    else:
+        ended = "done"
+    stderr.write(f"fetch: {ended} " + json.dumps(summary) + "\n")
     if stop.requested and not args.follow and status == ExitStatus.SUCCESSFUL:
         return (
             ExitStatus.INTERRUPTED
         )  # stopped before the end of the window: not a finished backfill
     return status
+
+
+def _wait_for_start(start: str, connection: Connection, stop: _Stop, stderr: TextIO) -> None:
+    """With ``--follow``, a ``--start`` less than 5 s ago (``now``) or in the future is waited
+    for: Fetch Event refuses a Start Time that is not before its default End Time (the call
+    minus 5 s), and following from that moment is what was asked."""
+    try:
+        moment = parse_user_time(start, settings=connection.time_inputs)
+    except ValueError:
+        return  # Fetch Event reports it, naming --start
+    wait = (moment - utc_now()).total_seconds() + DEFAULT_END_LAG_S + 0.5
+    if wait > 0:
+        stderr.write(
+            f"fetch: waiting {wait:.1f} s until --start is {DEFAULT_END_LAG_S} s in the past "
+            f"(the newest updates are read {DEFAULT_END_LAG_S} s late)\n"
+        )
+        _sleep(wait, stop)
+
+
+def flag_text(text: str, checkpoint_file: str | None) -> str:
+    """A Fetch Event error text with its inputs named as ``fetch``'s flags: ``--start`` for
+    Start Time (start_time), ``--checkpoint-file 'F'`` for the Checkpoint, and so on."""
+    if checkpoint_file:
+        text = text.replace("Checkpoint (checkpoint)", f"--checkpoint-file {checkpoint_file!r}")
+        text = text.replace("without a Checkpoint", "with another --checkpoint-file")
+    for name, flag in FLAG_NAMES:
+        text = text.replace(name, flag)
+    return text
 
 
 def _error_text(exc: OpsGenieIntegrationError) -> str:
@@ -328,18 +450,23 @@ def _silence_stdout(stdout: TextIO) -> None:
             pass
 
 
-def _window(args: argparse.Namespace) -> tuple[int, int | None] | None:
+def _window(args: argparse.Namespace, connection: Connection) -> tuple[int, int | None] | None:
     """``(start ms, end ms or None)`` of a fresh fetch, or None when ``--start``/``--end`` cannot be
     read here (the Fetch Event call then reports them, naming the parameter)."""
     from ..commands.fetch_window import DEFAULT_LOOKBACK
-    from ..times import parse_user_time, to_epoch_ms, utc_now
+    from ..times import to_epoch_ms
 
     now = utc_now()
+    settings = getattr(connection, "time_inputs", None)
     try:
         start = to_epoch_ms(
-            parse_user_time(args.start, now=now) if args.start else now - DEFAULT_LOOKBACK
+            parse_user_time(args.start, now=now, settings=settings)
+            if args.start
+            else now - DEFAULT_LOOKBACK
         )
-        end = to_epoch_ms(parse_user_time(args.end, now=now)) if args.end else None
+        end = (
+            to_epoch_ms(parse_user_time(args.end, now=now, settings=settings)) if args.end else None
+        )
     except (ValueError, OverflowError):
         return None
     if end is not None and start >= end:
@@ -347,7 +474,7 @@ def _window(args: argparse.Namespace) -> tuple[int, int | None] | None:
     return start, end
 
 
-def _fetch(
+def _paced_fetch(
     integration: Integration,
     connection: Connection,
     inputs: dict[str, Any],
@@ -366,7 +493,8 @@ def _fetch(
     client = connection.client
     pacer = discover_pacer(client)
     resume = checkpoint is not None and is_slice_state(checkpoint)
-    window = None if checkpoint is not None else _window(args)
+    # a Saved Search's query is part of each checkpoint's digest: one cursor reads it
+    window = None if checkpoint is not None or args.saved_search else _window(args, connection)
     workers = args.workers or default_workers(pacer)
     if not resume and (window is None or workers == 1):
         workers = 1
@@ -496,9 +624,13 @@ def _loop(
             if not error.get("retryable") or (
                 failures >= MAX_FAILURES_IN_A_ROW and not args.follow
             ):
-                stderr.write(f"fetch: {error.get('text')}\n")
+                text = str(error.get("text"))
+                if error.get("type") == "validation":
+                    text = flag_text(text, args.checkpoint_file)
+                stderr.write(f"fetch: {text}\n")
                 return ExitStatus.FAILED
-            wait = min(60.0, 2.0**failures)
+            # the wait OpsGenie asked for (429) when longer than the backoff, at most 60 s
+            wait = min(60.0, max(2.0**failures, float(error.get("retry_after") or 0)))
             stderr.write(
                 f"fetch: {error.get('type')} (status {error.get('status_code')}): waiting {wait:g} s, then "
                 f"the same page again (attempt {failures + 1}); the checkpoint has not moved\n"

@@ -34,6 +34,7 @@ from ..integration import Integration
 from ..logs import configure_cli_logging
 from ..redact import Redactor
 from ..secrets import split_reference
+from ..urls import is_loopback_host
 from .connection import SandboxConnection, add_connection_arguments
 from .output import ExitStatus, UsageError
 from .signals import in_main_thread
@@ -134,6 +135,21 @@ def _password_problem(reference: str, exc: Exception) -> str:
     return f"health-check: --smtp-password-ref {reference!r} cannot be resolved: {text}"
 
 
+def _share_network(
+    notifiers: list[Notifier], integration: Integration, settings: Any, redactor: Redactor
+) -> None:
+    """Give the webhooks the connection's proxy, CA bundle and verification: the health check's
+    notifications go out as its Test Connection does. Unusable settings leave the environment
+    to decide (the check itself reports them)."""
+    try:
+        network = integration.network_for(settings, redactor)
+    except OpsGenieIntegrationError:
+        return
+    for notifier in notifiers:
+        if isinstance(notifier, WebhookNotifier):
+            notifier.network = network
+
+
 def build_notifiers(
     args: argparse.Namespace,
     integration: Integration,
@@ -192,7 +208,7 @@ def build_notifiers(
             except OpsGenieIntegrationError as exc:
                 raise UsageError(_password_problem(reference, exc)) from None
             redactor.add([password])
-            if not args.smtp_starttls and args.smtp_host not in ("localhost", "127.0.0.1", "::1"):
+            if not args.smtp_starttls and not is_loopback_host(args.smtp_host):
                 stderr.write("health-check: warning: the SMTP password is sent without STARTTLS\n")
         port = args.smtp_port or (587 if args.smtp_starttls else 25)
         if not 0 < port < 65536:
@@ -246,6 +262,7 @@ def cmd_health_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -
     try:
         with SandboxConnection(args, stderr) as settings:
             server_url = str(settings.get("server_url") or settings.get("Server URL") or "") or None
+            _share_network(notifiers, integration, settings, redactor)
             check = TestConnectionCheck(integration, settings, redactor)
             health = HealthCheck(
                 check,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
 from enum import IntEnum
 from typing import Any, TextIO
 
 from .. import envelope as env
+from .signals import hold_interrupts
 
 
 class ExitStatus(IntEnum):
@@ -39,6 +39,7 @@ def print_json(stream: TextIO, value: Any) -> None:
             ensure_ascii=False,
         )
     try:
+        text.encode("utf-8")  # lone surrogates (undecodable bytes in arguments) are no UTF-8
         stream.write(text + "\n")
     except UnicodeEncodeError:
         stream.write(json.dumps(json.loads(text), indent=2, ensure_ascii=True) + "\n")
@@ -55,16 +56,9 @@ def emit(stdout: TextIO, envelope: dict[str, Any]) -> None:
     """Print ``run``'s one envelope with SIGINT/SIGTERM held back, so a signal can neither cut it
     in half nor add a second one (``main`` prints an "interrupted" envelope only if none was
     printed: see ``emitted``)."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    blocked = hasattr(signal, "pthread_sigmask")
-    if blocked:
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        print_json(stdout, envelope)
-        _EMITTED.add(id(stdout))
-    finally:
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+    hold_interrupts()
+    print_json(stdout, envelope)
+    _EMITTED.add(id(stdout))
 
 
 def emitted(stdout: TextIO) -> bool:
@@ -75,3 +69,16 @@ def emitted(stdout: TextIO) -> bool:
 def forget_emitted(stdout: TextIO) -> None:
     """Start (or end) one ``main`` call on ``stdout``."""
     _EMITTED.discard(id(stdout))
+
+
+def emit_text(stdout: TextIO, text: str) -> None:
+    """Print ``run``'s readable part (``--output table``) in place of its envelope, with the same
+    guard against signals as ``emit``; characters the stream cannot encode are escaped."""
+    hold_interrupts()
+    try:
+        text.encode("utf-8")  # lone surrogates (undecodable bytes in arguments) are no UTF-8
+        stdout.write(text + "\n")
+    except UnicodeEncodeError:
+        stdout.write(text.encode("ascii", "backslashreplace").decode("ascii") + "\n")
+    stdout.flush()
+    _EMITTED.add(id(stdout))

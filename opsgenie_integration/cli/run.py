@@ -9,15 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from .. import envelope as env
 from ..errors import InputError, OpsGenieIntegrationError
-from ..integration import Integration, printable_name
+from ..integration import Integration, closest_command, printable_name
 from ..logs import configure_cli_logging
+from ..manifest import CommandDefinition
+from ..readable import markdown_to_text
 from ..redact import Redactor
 from .connection import SandboxConnection, add_connection_arguments, with_connection_hint
-from .output import ExitStatus, UsageError, emit, exit_status
+from .fetch import write_atomically
+from .output import ExitStatus, UsageError, emit, emit_text, exit_status
 
 
 def add_run_parser(sub: Any) -> None:
@@ -36,6 +40,18 @@ def add_run_parser(sub: Any) -> None:
         "--params", metavar="JSON", help="inputs as a JSON object (merged before --param)"
     )
     add_connection_arguments(run)
+    run.add_argument(
+        "--output",
+        "-o",
+        choices=("json", "table"),
+        default="json",
+        help="json: the envelope (the default); table: its readable part, tables as plain text",
+    )
+    run.add_argument(
+        "--save-picture",
+        metavar="FILE",
+        help="write the command's picture to FILE (Get Schedule Timeline: sets Picture=svg)",
+    )
     run.add_argument(
         "--verbose", "-v", action="count", default=0, help="log to stderr (-vv: HTTP debug)"
     )
@@ -71,9 +87,10 @@ def parse_params(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Run one command and print its envelope; ``main`` has made SIGTERM an interrupt.
 
-    The command is resolved here once and handed to ``Integration.run`` by id, with the
-    connection settings and the one ``Redactor`` the log filter uses: ``run`` connects,
-    validates and builds every Failed envelope (unknown command, bad inputs, bad settings).
+    The command is resolved here once and its definition handed to ``Integration.run``, with
+    the connection settings and the one ``Redactor`` the log filter uses: ``run`` connects,
+    validates and builds the Failed envelopes of unknown commands, bad inputs and bad settings;
+    only an unreadable ``--connection`` file (it fails before ``run``) gets its envelope here.
     """
     redactor = Redactor()
     configure_cli_logging(stderr, args.verbose, redactor)
@@ -82,17 +99,58 @@ def cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if definition is None:
         emit(stdout, integration.run(args.command, {}, None, redactor=redactor))
         known = ", ".join(repr(c.name) for c in integration.commands)
-        stderr.write(f"opsgenie-integration: unknown command {args.command!r}; commands: {known}\n")
+        closest = closest_command(args.command, integration.commands)
+        guess = f" (did you mean {closest!r}?)" if closest else ""
+        stderr.write(
+            f"opsgenie-integration: unknown command {args.command!r}{guess}; commands: {known}\n"
+        )
         return ExitStatus.USAGE
     params = parse_params(args)
+    if args.save_picture:
+        asks_picture(definition, params)
     try:
         with SandboxConnection(args, stderr) as settings:
             envelope = integration.run(definition, params, settings, redactor=redactor)
             envelope = with_connection_hint(envelope, settings)
     except OpsGenieIntegrationError as exc:  # an unusable --connection file
         envelope = redactor.value(env.failure(definition.name, exc))
-    emit(stdout, envelope)
-    return exit_status(envelope)
+    status = exit_status(envelope)
+    if args.save_picture and not save_picture(envelope, args.save_picture, stderr):
+        status = max(status, ExitStatus.FAILED)
+    if args.output == "table":
+        emit_text(stdout, markdown_to_text(str(envelope.get("readable") or "")))
+    else:
+        emit(stdout, envelope)
+    return status
+
+
+def asks_picture(definition: CommandDefinition, params: dict[str, Any]) -> None:
+    """Set the command's ``picture`` input to ``svg`` unless given (by id or display name)."""
+    inputs = {p.id: p for p in definition.inputs}
+    if "picture" in inputs and not {"picture", inputs["picture"].title} & set(params):
+        params["picture"] = "svg"
+
+
+def save_picture(envelope: dict[str, Any], path: str, stderr: TextIO) -> bool:
+    """Write the envelope's ``picture`` (SVG text) to ``path``; False, with a line on stderr
+    saying why, when there is none (a failed command, no picture input, drawsvg missing) or the
+    file cannot be written."""
+    picture = envelope.get("picture")
+    if not isinstance(picture, str) or not picture:
+        why = envelope.get("picture_error") or (
+            "the command failed"
+            if envelope.get("return_data") != env.SUCCESSFUL
+            else "this command draws no picture (Get Schedule Timeline does)"
+        )
+        stderr.write(f"opsgenie-integration: no picture saved to {path}: {why}\n")
+        return False
+    try:
+        write_atomically(Path(path), picture)
+    except OSError as exc:
+        stderr.write(f"opsgenie-integration: cannot write the picture to {path}: {exc.strerror}\n")
+        return False
+    stderr.write(f"opsgenie-integration: picture saved to {path}\n")
+    return True
 
 
 def emit_early_failure(

@@ -5,7 +5,14 @@ named inputs, and returns a ``CommandResult``. Handlers never catch broad except
 ``Integration.run`` turns the exception tree (``errors``) into the envelope.
 
 - ``alerts``: Fetch Event (its window algorithm in ``fetch_window``);
+- ``alert_actions``: Create Alert, Delete Alert and the alert actions (acknowledge, close, note,
+  tags, details, ...), each tracked through its request (``request_tracking``), inputs parsed by
+  ``alert_inputs``;
+- ``alert_reads``: Get Alert, List Alert Notes / Logs / Recipients, Count Alerts, Get Request
+  Status;
 - ``schedules``: Get Schedules, Get Schedule Timeline, Get On-call User;
+- ``oncall``: Get Next On-call User, Get On-call Users Across Schedules, Is User On Call;
+- ``teams``: Get Team, List Teams, Get Escalation, List Escalations;
 - ``users``: Get Single User;
 - ``connection``: Test Connection.
 
@@ -16,9 +23,9 @@ its entry in ``integration.yaml`` and its input schema in ``schemas/``.
 from __future__ import annotations
 
 from ..command import CommandSpec, hookimpl
-from . import alerts, connection, schedules, users
+from . import alert_actions, alert_reads, alerts, connection, oncall, schedules, teams, users
 
-FAMILIES = (alerts, schedules, users, connection)
+FAMILIES = (alerts, alert_actions, alert_reads, schedules, oncall, teams, users, connection)
 
 
 @hookimpl

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
-from .. import errors
+from .. import errors, picture
 from ..command import CommandContext, CommandResult, CommandSpec
-from ..times import format_query_date, parse_user_time
-from ._answers import answer_data
+from ..readable import format_time, markdown_table
+from ..shifts import TimelineShapeError, rotation_names, shifts_from_timeline, timeline_window
+from ..times import format_query_date, to_epoch_ms, utc_now
+from ._answers import (
+    add_flat_recipients,
+    answer_data,
+    on_call_people,
+    people_text,
+    text_of,
+    user_time,
+)
+
+_SHIFT_COLUMNS = [
+    ("person", "Person"),
+    ("rotation", "Rotation"),
+    ("start", "Start"),
+    ("end", "End"),
+    ("type", "Type"),
+    ("forwarded_from", "Forwarded from"),
+]
 
 
 def get_schedules(ctx: CommandContext) -> CommandResult:
@@ -19,33 +37,93 @@ def get_schedules(ctx: CommandContext) -> CommandResult:
     """
     body = ctx.client.list_schedules()
     schedules = answer_data(body, list, "list of schedules")
-    return CommandResult(raw_data=body, outputs={"schedules": schedules})
+    rows = [
+        {
+            "name": s.get("name"),
+            "timezone": s.get("timezone"),
+            "enabled": s.get("enabled"),
+            "owner": (s.get("ownerTeam") or {}).get("name")
+            if isinstance(s.get("ownerTeam"), dict)
+            else None,
+            "id": s.get("id"),
+        }
+        for s in schedules
+        if isinstance(s, dict)
+    ]
+    table = markdown_table(
+        rows,
+        [
+            ("name", "Name"),
+            ("timezone", "Time zone"),
+            ("enabled", "Enabled"),
+            ("owner", "Owner team"),
+            ("id", "Id"),
+        ],
+        title="Schedules",
+    )
+    return CommandResult(raw_data=body, outputs={"schedules": schedules}, readable=table)
+
+
+def _identifier_type(ctx: CommandContext) -> str:
+    """The Schedule Identifier Type input: ``name`` (default) or ``id``."""
+    return str(ctx.inputs.get("schedule_identifier_type") or "name")
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _name_that_is_an_id(ctx: CommandContext, exc: errors.NotFoundError) -> None:
+    """A 404 for a UUID given as a name: say so (OpsGenie's message only asks to check it)."""
+    name = str(ctx.inputs.get("schedule_name") or "").strip()
+    if _identifier_type(ctx) == "name" and _UUID.match(name):
+        exc.hint = (
+            "Schedule Name looks like a schedule id: set Schedule Identifier Type "
+            "(schedule_identifier_type) to id, or give the schedule's name."
+        )
+
+
+def _query_date(ctx: CommandContext) -> str | None:
+    if "date" not in ctx.inputs:
+        return None
+    return format_query_date(user_time(ctx, "date", "Date"))
 
 
 def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
-    """Get Schedule Timeline: ``GET /v2/schedules/{name}/timeline?identifierType=name`` with
-    ``interval``, ``intervalUnit``, ``date`` and ``expand`` when given.
+    """Get Schedule Timeline: ``GET /v2/schedules/{name or id}/timeline?identifierType=name|id``
+    (Schedule Identifier Type, name by default) with ``interval``, ``intervalUnit``, ``date``
+    and ``expand`` when given; with Picture = svg, also ``GET /v2/schedules/{name or
+    id}?identifierType=name|id`` for the schedule's time zone.
 
-    Output ``periods``: the final timeline flattened, ``[{rotation, rotation_id, startDate,
-    endDate, type, recipient}]`` in rotation order; ``timeline``: ``data`` as answered.
+    Outputs: ``periods``, the final timeline flattened, ``[{rotation, rotation_id, startDate,
+    endDate, type, recipient}]`` in rotation order; ``shifts``, the same periods merged per
+    rotation into one list across rotations sorted by start (``shifts.Shift.as_dict``: person,
+    person_type, person_id, rotation, rotation_id, start, end, type, forwarded_from; ISO 8601
+    UTC); ``timeline``, ``data`` as answered; with Picture = svg, ``picture`` (SVG text, see
+    ``picture``) or, when drawsvg is not installed, ``picture`` null and ``picture_error``
+    saying what to install (the command still succeeds).
 
     Raises:
-        errors.BadResponseError: ``data`` is not an object, or ``data.finalTimeline.rotations``
-            is not a list.
+        errors.BadResponseError: ``data`` is not an object, ``data.finalTimeline.rotations``
+            is not a list, or a period's dates are not timestamps.
     """
     inputs = ctx.inputs
     expand = None
     if inputs.get("expand"):
         expand = [part.strip() for part in inputs["expand"].split(",")]
-    date = format_query_date(parse_user_time(inputs["date"])) if "date" in inputs else None
-    body = ctx.client.get_schedule_timeline(
-        inputs["schedule_name"],
-        identifier_type="name",
-        interval=inputs.get("interval"),
-        interval_unit=inputs.get("interval_unit"),
-        date=date,
-        expand=expand,
-    )
+    date = _query_date(ctx)
+    name = inputs["schedule_name"]
+    try:
+        body = ctx.client.get_schedule_timeline(
+            name,
+            identifier_type=_identifier_type(ctx),
+            interval=inputs.get("interval"),
+            interval_unit=inputs.get("interval_unit"),
+            date=date,
+            expand=expand,
+        )
+    except errors.NotFoundError as exc:
+        _name_that_is_an_id(ctx, exc)
+        raise
     data = answer_data(body, dict, "timeline")
     final = data.get("finalTimeline")
     rotations = final.get("rotations") if isinstance(final, dict) else None
@@ -71,7 +149,56 @@ def get_schedule_timeline(ctx: CommandContext) -> CommandResult:
                         "recipient": period.get("recipient"),
                     }
                 )
-    return CommandResult(raw_data=body, outputs={"periods": periods, "timeline": data})
+    shifts = shifts_from_timeline(data, strict=False)  # periods without dates are left out
+    try:
+        window: tuple[int, int] | None = timeline_window(data)
+    except TimelineShapeError:
+        window = None
+    rows = [shift.as_dict() for shift in shifts]
+    parent = data.get("_parent") if isinstance(data.get("_parent"), dict) else {}
+    title = text_of(parent.get("name")) or name
+    table_rows = [
+        dict(
+            row,
+            person=row["person"]
+            if row["person_type"] == "user"
+            else f"{row['person']} ({row['person_type']})",
+            start=format_time(shift.start_ms),
+            end=format_time(shift.end_ms),
+        )
+        for row, shift in zip(rows, shifts)
+    ]
+    span = f", {format_time(window[0])} to {format_time(window[1])}" if window else ""
+    readable = (
+        f"Timeline of {title}{span}: {len(rows)} shift{'s' if len(rows) != 1 else ''}.\n\n"
+        + markdown_table(table_rows, _SHIFT_COLUMNS)
+    )
+    outputs: dict[str, Any] = {"periods": periods, "shifts": rows, "timeline": data}
+    raw: Any = body
+    if inputs.get("picture") == "svg":
+        problem = None
+        if not picture.available():
+            problem = picture.INSTALL_HINT
+        elif window is None or window[0] >= window[1]:
+            problem = "The timeline has no valid startDate and endDate to draw."
+        if problem:
+            outputs["picture"] = None
+            outputs["picture_error"] = problem
+            readable += f"\n\nNo picture: {problem}"
+        else:
+            schedule_body = ctx.client.get_schedule(name, identifier_type=_identifier_type(ctx))
+            raw = [body, schedule_body]
+            schedule = answer_data(schedule_body, dict, "schedule")
+            zone = schedule.get("timezone") if isinstance(schedule.get("timezone"), str) else None
+            outputs["picture"] = picture.render_timeline_svg(
+                shifts,
+                rotation_names(data),
+                window,
+                to_epoch_ms(utc_now()),
+                zone,
+                title,
+            )
+    return CommandResult(raw_data=raw, outputs=outputs, readable=readable)
 
 
 def get_on_call_user(ctx: CommandContext) -> CommandResult:
@@ -93,33 +220,26 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
         errors.BadResponseError: ``data`` is not an object, or the tree is nested too deeply.
     """
     inputs = ctx.inputs
-    date = format_query_date(parse_user_time(inputs["date"])) if "date" in inputs else None
-    body = ctx.client.get_on_calls(inputs["schedule_name"], identifier_type="name", date=date)
+    date = _query_date(ctx)
+    kind = _identifier_type(ctx)
+    try:
+        body = ctx.client.get_on_calls(inputs["schedule_name"], identifier_type=kind, date=date)
+    except errors.NotFoundError as exc:
+        _name_that_is_an_id(ctx, exc)
+        raise
     data = answer_data(body, dict, "on-call participants")
     tree = data.get("onCallParticipants") or []
-    users: list[dict] = []
-    unresolved: list[dict] = []
-    try:
-        _flatten_participants(tree, [], users, unresolved, set())
-    except RecursionError:
-        raise errors.BadResponseError(
-            "OpsGenie's participant tree is nested too deeply to read.",
-            status_code=200,
-            request_id=body.get("requestId"),
-        ) from None
+    users, unresolved = on_call_people(tree, body)
     outputs: dict[str, Any] = {}
     raw: Any = body
     if unresolved:
         flat_body = ctx.client.get_on_calls(
-            inputs["schedule_name"], identifier_type="name", flat=True, date=date
+            inputs["schedule_name"], identifier_type=kind, flat=True, date=date
         )
         raw = [body, flat_body]
         flat_data = answer_data(flat_body, dict, "on-call recipients")
-        recipients = [r for r in flat_data.get("onCallRecipients") or [] if isinstance(r, str)]
-        outputs["on_call_recipients"] = recipients
-        known = {u["name"] for u in users}
-        users.extend(
-            {"id": None, "name": r, "path": ["flat"]} for r in recipients if r not in known
+        outputs["on_call_recipients"] = add_flat_recipients(
+            users, flat_data.get("onCallRecipients")
         )
     outputs.update(
         {
@@ -129,52 +249,13 @@ def get_on_call_user(ctx: CommandContext) -> CommandResult:
             "schedule": data.get("_parent"),
         }
     )
-    return CommandResult(raw_data=raw, outputs=outputs)
-
-
-def _flatten_participants(
-    nodes: Any, path: list[str], users: list[dict], unresolved: list[dict], seen: set[str | None]
-) -> None:
-    """Walk OpsGenie's participant tree: each user once into ``users``, each team, escalation
-    or schedule listed without members into ``unresolved``; non-objects are skipped."""
-    if not isinstance(nodes, list):
-        return
-    for node in nodes:
-        if not isinstance(node, dict):
-            continue
-        kind = node.get("type")
-        children = node.get("onCallParticipants")
-        if kind == "user":
-            key = _text(node.get("id")) or _text(node.get("name"))
-            if key not in seen:
-                seen.add(key)
-                users.append(
-                    {
-                        "id": _text(node.get("id")),
-                        "name": _text(node.get("name")),
-                        "path": list(path),
-                    }
-                )
-        elif isinstance(children, list) and children:
-            step = f"{_text(kind)}:{_text(node.get('name'))}"
-            _flatten_participants(children, [*path, step], users, unresolved, seen)
-        elif kind not in (None, "none"):
-            unresolved.append(
-                {
-                    "id": _text(node.get("id")),
-                    "name": _text(node.get("name")),
-                    "type": _text(kind),
-                    "path": list(path),
-                }
-            )
-
-
-def _text(value: Any) -> str | None:
-    """A participant's id/name/type as text (OpsGenie sends strings; anything else is shown as
-    JSON, at most 200 characters, not trusted)."""
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, default=str)[:200]
+    parent = data.get("_parent") if isinstance(data.get("_parent"), dict) else {}
+    moment = user_time(ctx, "date", "Datetime") if "date" in inputs else utc_now()
+    readable = (
+        f"On call for {text_of(parent.get('name')) or inputs['schedule_name']} at "
+        f"{format_time(to_epoch_ms(moment))}: {people_text(users)}."
+    )
+    return CommandResult(raw_data=raw, outputs=outputs, readable=readable)
 
 
 COMMANDS = [

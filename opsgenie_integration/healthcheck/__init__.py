@@ -38,6 +38,7 @@ Modules: ``notification`` (what a notifier gets and the shared limits), ``check`
 
 from __future__ import annotations
 
+from ..envelope import TEST_CONNECTION
 from .check import TestConnectionCheck
 from .loop import CheckResult, HealthCheck, Summary
 from .notification import (
@@ -49,7 +50,6 @@ from .notification import (
     MAX_INTERVAL_MINUTES,
     MAX_NOTIFY_TIMEOUT,
     PASSED,
-    TEST_CONNECTION,
     Notification,
     NotificationError,
     Notifier,

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import envelope as env
+from ..envelope import TEST_CONNECTION
 from ..errors import OpsGenieIntegrationError
 from ..integration import Integration
 from ..redact import Redactor, secret_values
-from .notification import TEST_CONNECTION
 
 
 class TestConnectionCheck:
@@ -36,9 +36,7 @@ class TestConnectionCheck:
         self.integration = integration
         self.settings = dict(settings)
         self.redactor = redactor if redactor is not None else Redactor()
-        given = integration.redactor_for(self.settings)
-        self.redactor.add(given.secrets)
-        self.redactor.variables |= given.variables
+        self.redactor.update(integration.redactor_for(self.settings))
 
     def _resolve_anyway(self) -> None:
         """Learn the resolved secrets when ``connect`` failed, perhaps before resolving them."""

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from .. import envelope as env
+from ..envelope import TEST_CONNECTION
 from ..errors import OpsGenieIntegrationError
 from ..redact import Redactor
 from .notification import (
@@ -21,7 +22,6 @@ from .notification import (
     FAILED,
     MAX_INTERVAL_MINUTES,
     PASSED,
-    TEST_CONNECTION,
     Notification,
     Notifier,
     iso,

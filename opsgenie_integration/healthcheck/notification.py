@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from .. import __version__
 from ..redact import Redactor
+from ..times import utc_now
 
-TEST_CONNECTION = "Test Connection"
 PASSED = "passed"
 FAILED = "failed"
 
@@ -31,8 +31,7 @@ MAX_COMMAND_STDERR_BYTES = 4096  # the tail of a command's stderr that is kept
 USER_AGENT = f"opsgenie-integration-health-check/{__version__}"
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+utcnow = utc_now  # the loop's clock (tests replace it)
 
 
 def iso(moment: datetime) -> str:
@@ -160,6 +159,8 @@ class Notification:
                     continue
                 if entry.get("can_run"):
                     lines.append(f"  {name}: can run ({entry.get('right')})")
+                elif entry.get("can_run") is None and "can_run" in entry:
+                    lines.append(f"  {name}: {entry.get('reason') or 'not checked'}")
                 else:
                     lines.append(
                         f"  {name}: CANNOT run - {entry.get('reason') or entry.get('right')}"

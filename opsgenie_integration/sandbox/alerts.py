@@ -71,7 +71,8 @@ class Alert:
         """Build an alert from an OpsGenie-shaped dict (times as epoch ms or ISO 8601 strings).
 
         Missing fields get OpsGenie's defaults (open, unacknowledged, count 1, owner "", P3,
-        created now); unknown keys are kept and served as they are.
+        created now; an acknowledged alert without ``report.ackTime`` gets one, see
+        ``ensure_ack_time``); unknown keys are kept and served as they are.
         """
         sub: dict[str, int] = {}
         times: dict[str, int | None] = {}
@@ -88,7 +89,7 @@ class Alert:
         updated = times["updatedAt"] if times["updatedAt"] is not None else created
         alert_id = str(data.get("id") or uuid.uuid4())
         teams = [t["id"] if isinstance(t, dict) else str(t) for t in data.get("teams") or []]
-        return cls(
+        alert = cls(
             seq=seq,
             id=alert_id,
             tinyId=str(data.get("tinyId") or seq + 1),
@@ -121,6 +122,14 @@ class Alert:
             sub_ns=sub,
             extra={k: v for k, v in data.items() if k not in _KNOWN} or None,
         )
+        alert.ensure_ack_time()
+        return alert
+
+    def ensure_ack_time(self) -> None:
+        """Give an acknowledged alert ``report.ackTime`` (ms from creation to acknowledgement, as
+        OpsGenie reports it) when it lacks one: the time up to its last update."""
+        if self.acknowledged and not (self.report and "ackTime" in self.report):
+            self.report = dict(self.report or {}, ackTime=max(0, self.updatedAt - self.createdAt))
 
     def invalidate(self) -> None:
         """Forget the rendered JSON (call after changing a field)."""

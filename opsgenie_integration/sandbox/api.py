@@ -4,9 +4,27 @@ Handlers return the answer without ``took``/``requestId`` (the server adds them)
 ApiError. Every route names the access right it needs and its rate-limit domain.
 
 Answers for bad parameters are 422 ``{"message": "<param>: <problem>", "errors": {param: problem}}``
-(several problems: the message joins them with ``; ``); a saved search (``searchIdentifier``) is
-never found (404); unknown paths answer 404 JSON ``{"message": "Requested resource does not
-exist!"}``; a method other than GET on a known path answers 405.
+(several problems: the message joins them with ``; ``); an empty value of a typed parameter
+(``order=``, ``identifierType=``, ``limit=``, ...) is refused like any other bad value; unknown
+paths answer 404 JSON ``{"message": "Requested resource does not exist!"}``; a method a known path
+does not serve answers 405 with ``Allow``. The alert writes and per-alert reads are in
+alert_api.py.
+
+Saved searches: ``GET /v2/alerts/saved-searches`` lists them (``{id, name}``),
+``GET /v2/alerts/saved-searches/{identifier}?identifierType=id|name`` serves one, and the alert
+list and count run one with ``searchIdentifier``/``searchIdentifierType`` (id by default; 404
+``Saved search with <type> [<identifier>] does not exist.`` when unknown). A ``query`` sent along
+is ANDed with the saved search's query (not confirmed for the live service, which documents the
+saved search as applied "instead of" the query).
+
+Team-scoped keys (a team integration's key, ``KeyGrant.team`` set): account-level routes answer
+403/40301 (account, users); the alert list, count and get see only alerts whose ``teams`` hold
+the key's team (another team's alert answers 403/40301 like OpsGenie); the schedule list and
+``/v2/schedules/on-calls`` hold only the schedules the team owns (``ownerTeam``), and any other
+schedule (including unowned ones) answers 403/40301 on every schedule route; ``/v2/teams`` holds
+the key's team only (another team answers 403); ``/v2/escalations`` holds the escalations the team
+owns (another one answers 403); saved searches are those shared with the team (``teams``), others
+403.
 
 ``GET /v2/request-limits/`` (with or without the trailing slash) answers the configured
 per-domain rate limits (see ``ratelimits.RateLimits.published``); it is an account-level route:
@@ -23,6 +41,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from .alerts import SORT_KEYS
+from .auth import FORBIDDEN_CODE, TEAM_KEY_MESSAGE
 from .clock import SandboxClock
 from .query import BOOL, KEYWORD, KEYWORDS, TEXT, TIME, Field, FieldTable, QueryError, compile_query
 from .ratelimits import RateLimits
@@ -31,6 +50,7 @@ from .store import SandboxStore
 from .timefmt import TimeFormatError, parse_iso, to_ms
 
 MAX_WINDOW = 20_000  # offset + limit cap of GET /v2/alerts
+INT32_MAX = 2**31 - 1  # the contract's int32 parameters
 
 
 class ApiError(Exception):
@@ -62,6 +82,11 @@ class ApiRequest:
     query: dict[str, list[str]]
     host: str
     params: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    request_id: str = ""
+    client: str = ""
+    team: str | None = None  # the team id a team integration's key is limited to
+    scheme: str = "http"
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """The first value of query parameter ``name`` (``default`` when absent)."""
@@ -76,19 +101,60 @@ class ApiRequest:
 @dataclass(frozen=True)
 class Route:
     """``pattern`` segments (``{name}`` captures one), access ``right`` (None: any valid key),
-    rate-limit ``domain``; ``account_level``: refused (403/40301) to a team integration's key."""
+    rate-limit ``domain``, the ``handler`` method's name and the HTTP ``method`` (a write, any method but GET, answers
+    202); ``account_level``: refused (403/40301) to a team integration's key."""
 
     pattern: tuple[str, ...]
     right: str | None
     domain: str | None
     handler: str
+    method: str = "GET"
     account_level: bool = False
 
 
 ROUTES = (
     Route(("v2", "alerts"), "read", "search", "list_alerts"),
+    Route(("v2", "alerts"), "create_update", "alert", "create_alert", "POST"),
     Route(("v2", "alerts", "count"), "read", "search", "count_alerts"),
+    Route(("v2", "alerts", "requests", "{requestId}"), "read", None, "request_status"),
+    Route(("v2", "alerts", "saved-searches"), "read", "search", "list_saved_searches"),
+    Route(("v2", "alerts", "saved-searches", "{identifier}"), "read", "search", "get_saved_search"),
     Route(("v2", "alerts", "{identifier}"), "read", None, "get_alert"),
+    Route(("v2", "alerts", "{identifier}"), "delete", "alert", "delete_alert", "DELETE"),
+    *(
+        Route(
+            ("v2", "alerts", "{identifier}", action),
+            "create_update",
+            "alert",
+            "alert_action",
+            "POST",
+        )
+        for action in (
+            "acknowledge",
+            "unacknowledge",
+            "close",
+            "snooze",
+            "escalate",
+            "assign",
+            "responders",
+            "notes",
+            "tags",
+            "details",
+        )
+    ),  # fmt: skip
+    Route(("v2", "alerts", "{identifier}", "notes"), "read", "alert", "list_notes"),
+    Route(("v2", "alerts", "{identifier}", "logs"), "read", "alert", "list_logs"),
+    Route(("v2", "alerts", "{identifier}", "recipients"), "read", "alert", "list_recipients"),
+    *(
+        Route(
+            ("v2", "alerts", "{identifier}", what),
+            "create_update",
+            "alert",
+            "remove_from_alert",
+            "DELETE",
+        )
+        for what in ("tags", "details")
+    ),  # fmt: skip
     Route(("v2", "schedules"), "configuration", "configuration", "list_schedules"),
     Route(("v2", "schedules", "on-calls"), "configuration", "schedule_oncalls", "all_on_calls"),
     Route(("v2", "schedules", "{identifier}"), "configuration", "configuration", "get_schedule"),
@@ -110,17 +176,43 @@ ROUTES = (
         "schedule_oncalls",
         "next_on_calls",
     ),
-    Route(("v2", "users"), "configuration", "search", "list_users"),
-    Route(("v2", "users", "{identifier}"), "configuration", "configuration", "get_user"),
+    Route(("v2", "users"), "configuration", "search", "list_users", account_level=True),
+    Route(
+        ("v2", "users", "{identifier}"),
+        "configuration",
+        "configuration",
+        "get_user",
+        account_level=True,
+    ),
     Route(("v2", "teams"), "configuration", "configuration", "list_teams"),
-    Route(("v2", "account"), "configuration", "configuration", "get_account"),
+    Route(("v2", "teams", "{identifier}"), "configuration", "configuration", "get_team"),
+    Route(("v2", "escalations"), "configuration", "configuration", "list_escalations"),
+    Route(
+        ("v2", "escalations", "{identifier}"), "configuration", "configuration", "get_escalation"
+    ),
+    Route(("v2", "account"), "configuration", "configuration", "get_account", account_level=True),
     Route(("v2", "request-limits", ""), None, None, "request_limits", account_level=True),
     Route(("v2", "request-limits"), None, None, "request_limits", account_level=True),
 )
 
 
-def match_route(segments: list[str]) -> tuple[Route, dict[str, str]] | None:
-    """The first route matching the decoded ``segments`` and its captured parameters."""
+def match_route(
+    segments: list[str], method: str | None = None
+) -> tuple[Route, dict[str, str]] | None:
+    """The route for ``method`` (None: any) on the path of the decoded ``segments``, and its
+    captured parameters. The path is the first pattern in ROUTES that matches (literal segments
+    before captures: ``/v2/alerts/count`` is never the alert ``count``)."""
+    found = _match_pattern(segments)
+    if found is None:
+        return None
+    pattern, params = found
+    for route in ROUTES:
+        if route.pattern == pattern and (method is None or route.method == method):
+            return route, params
+    return None
+
+
+def _match_pattern(segments: list[str]) -> tuple[tuple[str, ...], dict[str, str]] | None:
     for route in ROUTES:
         if len(route.pattern) != len(segments):
             continue
@@ -133,12 +225,22 @@ def match_route(segments: list[str]) -> tuple[Route, dict[str, str]] | None:
             elif want != have:
                 break
         else:
-            return route, params
+            return route.pattern, params
     return None
 
 
-class _Checker:
-    """Collects parameter problems and raises one 422 with all of them."""
+def allowed_methods(segments: list[str]) -> list[str]:
+    """The methods served on the path of ``segments`` (empty: an unknown path)."""
+    found: list[str] = []
+    for method in ("GET", "POST", "DELETE"):
+        if match_route(segments, method) is not None:
+            found.append(method)
+    return found
+
+
+class Checker:
+    """Collects parameter problems and raises one 422 (or ``done``'s status) with all of them.
+    An empty value is a bad value (only an absent parameter takes the default)."""
 
     def __init__(self) -> None:
         self.errors: dict[str, str] = {}
@@ -150,7 +252,7 @@ class _Checker:
         self, req: ApiRequest, name: str, default: int, lo: int, hi: int | None = None
     ) -> int:
         raw = req.arg(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         if not re.fullmatch(r"[+-]?\d+", raw.strip()):
             self.fail(name, f"must be an integer, not [{raw}]")
@@ -164,7 +266,7 @@ class _Checker:
 
     def choice(self, req: ApiRequest, name: str, default: str, allowed: tuple[str, ...]) -> str:
         raw = req.arg(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         if raw not in allowed:
             self.fail(name, f"must be one of {', '.join(allowed)}, not [{raw}]")
@@ -173,7 +275,7 @@ class _Checker:
 
     def boolean(self, req: ApiRequest, name: str) -> bool:
         raw = req.arg(name)
-        if raw is None or raw == "":
+        if raw is None:
             return False
         if raw.lower() not in ("true", "false"):
             self.fail(name, f"must be true or false, not [{raw}]")
@@ -182,7 +284,7 @@ class _Checker:
 
     def date(self, req: ApiRequest, name: str, default: int) -> int:
         raw = req.arg(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         try:
             return parse_iso(raw, require_time=True)[0]
@@ -194,10 +296,13 @@ class _Checker:
             )
             return default
 
-    def done(self) -> None:
+    def done(self, status: int = 422) -> None:
         if self.errors:
             message = "; ".join(f"{k}: {v}" for k, v in self.errors.items())
-            raise ApiError(422, message, errors=dict(self.errors))
+            raise ApiError(status, message, errors=dict(self.errors))
+
+
+_Checker = Checker  # the name other modules and branches use
 
 
 def _user_created(user: dict) -> int | None:
@@ -232,6 +337,18 @@ _USER_SORTS = {
 }
 
 
+def _team_forbidden() -> ApiError:
+    return ApiError(403, TEAM_KEY_MESSAGE, FORBIDDEN_CODE)
+
+
+def _and_queries(parts: list[str]) -> str:
+    """Join non-blank queries with AND, each in parentheses when there are several."""
+    kept = [p for p in parts if p and p.strip()]
+    if len(kept) <= 1:
+        return kept[0] if kept else ""
+    return " AND ".join(f"({p})" for p in kept)
+
+
 def _page_links(
     host: str,
     path: str,
@@ -240,6 +357,7 @@ def _page_links(
     limit: int,
     total: int,
     cap: int | None,
+    scheme: str = "http",
 ) -> dict[str, str]:
     """``paging`` with absolute ``first``/``last``/``next`` URLs (``next`` only when a further page
     exists and can be asked for under ``cap``)."""
@@ -248,7 +366,7 @@ def _page_links(
         head = [(k, v) for k, v in params if k == "query"]
         tail = [(k, v) for k, v in params if k not in ("query", "offset", "limit")]
         query = urlencode([*head, ("offset", at), ("limit", limit), *tail], quote_via=quote)
-        return f"http://{host}{path}?{query}"
+        return f"{scheme}://{host}{path}?{query}"
 
     last = max(0, (total - 1) // limit * limit) if total else 0
     if cap is not None:
@@ -272,18 +390,19 @@ class OpsGenieApi:
         self.clock = clock
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.schedules = ScheduleCalculator(store)
+        self.extra: Any = None  # an object with the handlers defined elsewhere (alert_api.py)
 
     def handle(self, route: Route, req: ApiRequest) -> dict[str, Any]:
         """Run ``route``'s handler. Returns the answer body (without took/requestId)."""
-        handler: Callable[[ApiRequest], dict[str, Any]] = getattr(self, route.handler)
+        owner = self if hasattr(self, route.handler) else self.extra
+        handler: Callable[[ApiRequest], dict[str, Any]] = getattr(owner, route.handler)
         return handler(req)
 
     # ------------------------------------------------------------------------------ alerts
     def list_alerts(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/alerts``: ``{data: [alert], paging: {next?, first, last}}``."""
-        self._no_saved_search(req)
-        check = _Checker()
-        offset = check.integer(req, "offset", 0, 0)
+        check = Checker()
+        offset = check.integer(req, "offset", 0, 0, INT32_MAX)
         limit = check.integer(req, "limit", 20, 1, 100)
         sort = check.choice(req, "sort", "createdAt", tuple(SORT_KEYS))
         order = check.choice(req, "order", "desc", ("asc", "desc"))
@@ -298,43 +417,77 @@ class OpsGenieApi:
             )
         query = req.arg("query", "") or ""
         try:
-            page, total = self.store.search(query, sort, order, offset, limit)
+            page, total = self.store.search(self._alert_query(req), sort, order, offset, limit)
         except QueryError as exc:
             raise ApiError(422, str(exc), errors={"query": str(exc)}) from None
         params: list[tuple[str, Any]] = []
         if req.arg("query") is not None:
             params.append(("query", query))
+        if req.arg("searchIdentifier"):
+            params.append(("searchIdentifier", req.arg("searchIdentifier")))
+            params.append(("searchIdentifierType", req.arg("searchIdentifierType") or "id"))
         params += [("sort", sort), ("order", order)]
-        return {
-            "data": page,
-            "paging": _page_links(req.host, "/v2/alerts", params, offset, limit, total, MAX_WINDOW),
-        }
+        paging = _page_links(
+            req.host, "/v2/alerts", params, offset, limit, total, MAX_WINDOW, req.scheme
+        )
+        return {"data": page, "paging": paging}
 
     def count_alerts(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/alerts/count``: ``{data: {count}}``."""
-        self._no_saved_search(req)
+        query = self._alert_query(req)
         try:
-            return {"data": {"count": self.store.count(req.arg("query", "") or "")}}
+            return {"data": {"count": self.store.count(query)}}
         except QueryError as exc:
             raise ApiError(422, str(exc), errors={"query": str(exc)}) from None
 
-    @staticmethod
-    def _no_saved_search(req: ApiRequest) -> None:
-        check = _Checker()
+    def _alert_query(self, req: ApiRequest) -> str:
+        """The query the alert list and count run: the saved search's (``searchIdentifier``), the
+        request's ``query`` and, for a team key, ``teams:<team id>``, ANDed."""
+        check = Checker()
         kind = check.choice(req, "searchIdentifierType", "id", ("id", "name"))
         check.done()
+        saved = ""
         ident = req.arg("searchIdentifier")
         if ident:
+            saved = str(self._saved_search(req, ident, kind).get("query") or "")
+        team = f'teams:"{req.team}"' if req.team else ""
+        return _and_queries([saved, req.arg("query", "") or "", team])
+
+    def _saved_search(self, req: ApiRequest, ident: str, kind: str) -> dict[str, Any]:
+        found = self.store.find_saved_search(ident, kind)
+        if found is None:
             raise ApiError(404, f"Saved search with {kind} [{ident}] does not exist.")
+        if req.team and req.team not in [t.get("id") for t in found.get("teams") or []]:
+            raise _team_forbidden()
+        return found
+
+    def list_saved_searches(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/alerts/saved-searches``: ``{data: [{id, name}]}`` (a team key: its team's)."""
+        data = [
+            {"id": s["id"], "name": s["name"]}
+            for s in self.store.saved_search_list()
+            if not req.team or req.team in [t.get("id") for t in s.get("teams") or []]
+        ]
+        return {"data": data}
+
+    def get_saved_search(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/alerts/saved-searches/{identifier}?identifierType=id|name``: ``{data: {id,
+        name, createdAt, updatedAt, owner, teams, description, query}}``."""
+        check = Checker()
+        kind = check.choice(req, "identifierType", "id", ("id", "name"))
+        check.done()
+        return {"data": dict(self._saved_search(req, req.params["identifier"], kind))}
 
     def get_alert(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/alerts/{identifier}?identifierType=id|alias|tiny``: ``{data: alert}``."""
-        check = _Checker()
+        check = Checker()
         kind = check.choice(req, "identifierType", "id", ("id", "alias", "tiny"))
         check.done()
         alert = self.store.get_alert(req.params["identifier"], kind)
         if alert is None:
             raise ApiError(404, "Alert does not exist")
+        if req.team and req.team not in [t.get("id") for t in alert.get("teams") or []]:
+            raise _team_forbidden()
         return {"data": alert}
 
     # ------------------------------------------------------------------------------ schedules
@@ -346,19 +499,29 @@ class OpsGenieApi:
         return out
 
     def _schedule(self, req: ApiRequest, type_param: str) -> dict:
-        check = _Checker()
+        check = Checker()
         kind = check.choice(req, type_param, "id", ("id", "name"))
         check.done()
         ident = req.params["identifier"]
         schedule = self.store.find_schedule(ident, kind)
         if schedule is None:
             raise ApiError(404, f"Schedule with {kind} [{ident}] does not exist")
+        if not self._team_owns(req, schedule):
+            raise _team_forbidden()
         return schedule
+
+    @staticmethod
+    def _team_owns(req: ApiRequest, schedule: dict) -> bool:
+        """True for an account-wide key, or when the team key's team owns ``schedule``."""
+        return not req.team or (schedule.get("ownerTeam") or {}).get("id") == req.team
+
+    def _visible_schedules(self, req: ApiRequest) -> list[dict]:
+        return [s for s in self.store.schedule_list() if self._team_owns(req, s)]
 
     def list_schedules(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/schedules[?expand=rotation]``: ``{data: [schedule], expandable: [rotation]}``."""
         rotations = "rotation" in req.list_arg("expand")
-        data = [self._served_schedule(s, rotations) for s in self.store.schedule_list()]
+        data = [self._served_schedule(s, rotations) for s in self._visible_schedules(req)]
         return {"data": data, "expandable": ["rotation"]}
 
     def get_schedule(self, req: ApiRequest) -> dict[str, Any]:
@@ -368,7 +531,7 @@ class OpsGenieApi:
     def timeline(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/schedules/{identifier}/timeline``: see ScheduleCalculator.timeline."""
         schedule = self._schedule(req, "identifierType")
-        check = _Checker()
+        check = Checker()
         interval = check.integer(req, "interval", 1, 1, 366)
         unit = check.choice(req, "intervalUnit", "weeks", ("days", "weeks", "months"))
         now = self.clock.now_ms()
@@ -379,7 +542,7 @@ class OpsGenieApi:
         return {"data": data, "expandable": ["base", "forwarding", "override"]}
 
     def _on_call_args(self, req: ApiRequest) -> tuple[bool, int]:
-        check = _Checker()
+        check = Checker()
         flat = check.boolean(req, "flat")
         date = check.date(req, "date", self.clock.now_ms())
         check.done()
@@ -401,7 +564,7 @@ class OpsGenieApi:
         """``GET /v2/schedules/on-calls?flat=&date=``: ``{data: [on-call of each schedule]}``."""
         flat, date = self._on_call_args(req)
         return {
-            "data": [self.schedules.on_calls(s, date, flat) for s in self.store.schedule_list()]
+            "data": [self.schedules.on_calls(s, date, flat) for s in self._visible_schedules(req)]
         }
 
     # ------------------------------------------------------------------------------ users, account
@@ -424,9 +587,9 @@ class OpsGenieApi:
     def list_users(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/users?limit=&offset=&sort=|sortField=&order=&query=``:
         ``{data: [user], totalCount, paging}``."""
-        check = _Checker()
+        check = Checker()
         limit = check.integer(req, "limit", 100, 1, 500)
-        offset = check.integer(req, "offset", 0, 0)
+        offset = check.integer(req, "offset", 0, 0, INT32_MAX)
         sort_name = "sortField" if req.arg("sortField") else "sort"
         sort = check.choice(req, sort_name, "username", tuple(_USER_SORTS))
         order = check.choice(req, "order", "asc", ("asc", "desc"))
@@ -442,14 +605,146 @@ class OpsGenieApi:
         page = [self._served_user(u, False) for _, u in users[offset : offset + limit]]
         params: list[tuple[str, Any]] = [("query", query)] if req.arg("query") is not None else []
         params += [("sort", sort), ("order", order)]
-        paging = _page_links(req.host, "/v2/users", params, offset, limit, len(users), None)
+        paging = _page_links(
+            req.host, "/v2/users", params, offset, limit, len(users), None, req.scheme
+        )
         return {"data": page, "totalCount": len(users), "paging": paging}
 
     def list_teams(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/teams``: ``{data: [{id, name, description}], expandable: [member]}``."""
         expand = "member" in req.list_arg("expand")
-        data = [{k: v for k, v in t.items() if expand or k != "members"} for t in self.store.teams]
+        data = [
+            {k: v for k, v in t.items() if expand or k != "members"}
+            for t in self.store.teams
+            if not req.team or t.get("id") == req.team
+        ]
         return {"data": data, "expandable": ["member"]}
+
+    def get_team(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/teams/{identifier}?identifierType=id|name``: ``{data: {id, name, description,
+        members: [{user: {id, username}, role}]}}``. Unknown team: 404."""
+        check = _Checker()
+        kind = check.choice(req, "identifierType", "id", ("id", "name"))
+        check.done()
+        ident = req.params["identifier"]
+        team = (
+            self.store.find_team(team_id=ident)
+            if kind == "id"
+            else self.store.find_team(name=ident)
+        )
+        if team is None:
+            raise ApiError(404, f"No team exists with {kind} [{ident}]")
+        if req.team and team.get("id") != req.team:
+            raise _team_forbidden()
+        return {"data": self._served_team(team)}
+
+    def _served_team(self, team: dict) -> dict[str, Any]:
+        members = []
+        for member in team.get("members") or []:
+            ref = member.get("user") or {}
+            user = self.store.find_user(ref.get("id", "")) or self.store.find_user(
+                ref.get("username", "")
+            )
+            if user is None:
+                continue
+            members.append(
+                {
+                    "user": {"id": user["id"], "username": user["username"]},
+                    "role": member.get("role", "user"),
+                }
+            )
+        out = {k: v for k, v in team.items() if k != "members"}
+        out["members"] = members
+        return out
+
+    def _served_recipient(self, recipient: dict) -> dict[str, Any]:
+        """An escalation rule's recipient as OpsGenie answers it: ``{type, id, username}`` for a
+        user, ``{type, id, name}`` for a team, schedule or escalation (names looked up)."""
+        kind = recipient.get("type", "")
+        out: dict[str, Any] = {"type": kind}
+        if kind == "user":
+            user = self.store.find_user(recipient.get("id", "")) or self.store.find_user(
+                recipient.get("username", "")
+            )
+            out["id"] = user["id"] if user else recipient.get("id", "")
+            out["username"] = user["username"] if user else recipient.get("username", "")
+        elif kind in ("team", "schedule", "escalation"):
+            found = {
+                "team": lambda: self.store.find_team(recipient.get("id", ""), ""),
+                "escalation": lambda: self.store.find_escalation(recipient.get("id", ""), ""),
+                "schedule": lambda: self.store.find_schedule(recipient.get("id", "")),
+            }[kind]()
+            if found is None and recipient.get("name"):
+                found = {
+                    "team": lambda: self.store.find_team("", recipient["name"]),
+                    "escalation": lambda: self.store.find_escalation("", recipient["name"]),
+                    "schedule": lambda: self.store.find_schedule(recipient["name"], "name"),
+                }[kind]()
+            out["id"] = found["id"] if found else recipient.get("id", "")
+            out["name"] = found["name"] if found else recipient.get("name", "")
+        return out
+
+    def _served_escalation(self, escalation: dict) -> dict[str, Any]:
+        rules = []
+        for rule in escalation.get("rules") or []:
+            delay = rule.get("delay") or {}
+            rules.append(
+                {
+                    "condition": rule.get("condition", "if-not-acked"),
+                    "notifyType": rule.get("notifyType", "default"),
+                    "delay": {
+                        "timeAmount": int(delay.get("timeAmount", 0)),
+                        "timeUnit": delay.get("timeUnit", "minutes"),
+                    },
+                    "recipient": self._served_recipient(rule.get("recipient") or {}),
+                }
+            )
+        out: dict[str, Any] = {
+            "id": escalation["id"],
+            "name": escalation["name"],
+            "description": escalation.get("description", ""),
+        }
+        if escalation.get("ownerTeam"):
+            out["ownerTeam"] = dict(escalation["ownerTeam"])
+        out["rules"] = rules
+        if escalation.get("repeat"):
+            out["repeat"] = dict(escalation["repeat"])
+        return out
+
+    def list_escalations(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/escalations``: ``{data: [{id, name, description, ownerTeam?, rules:
+        [{condition, notifyType, delay: {timeAmount, timeUnit}, recipient}], repeat?}]}`` (a team
+        key: the escalations its team owns)."""
+        return {
+            "data": [
+                self._served_escalation(e)
+                for e in self.store.escalations
+                if self._team_owns_escalation(req, e)
+            ]
+        }
+
+    @staticmethod
+    def _team_owns_escalation(req: ApiRequest, escalation: dict) -> bool:
+        """True for an account-wide key, or when the team key's team owns ``escalation``."""
+        return not req.team or (escalation.get("ownerTeam") or {}).get("id") == req.team
+
+    def get_escalation(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/escalations/{identifier}?identifierType=id|name``: ``{data: escalation}`` (see
+        list_escalations). Unknown escalation: 404."""
+        check = _Checker()
+        kind = check.choice(req, "identifierType", "id", ("id", "name"))
+        check.done()
+        ident = req.params["identifier"]
+        escalation = (
+            self.store.find_escalation(esc_id=ident)
+            if kind == "id"
+            else self.store.find_escalation(name=ident)
+        )
+        if escalation is None:
+            raise ApiError(404, f"Escalation with {kind} [{ident}] does not exist")
+        if not self._team_owns_escalation(req, escalation):
+            raise _team_forbidden()
+        return {"data": self._served_escalation(escalation)}
 
     def get_account(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2/account``: ``{data: {name, userCount, plan: {maxUserCount, name, isYearly}}}``."""

@@ -3,7 +3,8 @@
 ``X-RateLimit-Period-In-Sec``.
 
 Domains: ``search`` (GET /v2/alerts, /v2/alerts/count, /v2/users), ``schedule_oncalls`` (on-calls,
-next-on-calls), ``configuration`` (schedules, timeline, a single user, account, teams). Buckets
+next-on-calls), ``configuration`` (schedules, timeline, a single user, account, teams), ``alert``
+(alert writes, an alert's notes, logs and recipients). Buckets
 refill in real (monotonic) time, whatever the sandbox clock says.
 
 ``RateLimits.published()`` is what ``GET /v2/request-limits/`` answers: the configured limits
@@ -21,12 +22,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-RATE_LIMIT_DOMAINS = ("search", "schedule_oncalls", "configuration")
+RATE_LIMIT_DOMAINS = ("search", "schedule_oncalls", "configuration", "alert")
 #: The domain names ``GET /v2/request-limits/`` answers with.
 WIRE_DOMAINS = {
     "search": "search",
     "schedule_oncalls": "schedule-oncalls",
     "configuration": "configuration",
+    "alert": "alert",
 }
 THROTTLED_MESSAGE = (
     "You are making too many requests! To avoid errors, we recommend you limit requests."
@@ -58,7 +60,7 @@ def _number(value: float) -> int | float:
 
 
 class RateLimits:
-    """Per-domain token buckets (``search``, ``schedule_oncalls``, ``configuration``), real time."""
+    """Per-domain token buckets (see RATE_LIMIT_DOMAINS), real time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

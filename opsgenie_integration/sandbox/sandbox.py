@@ -7,6 +7,7 @@ with Sandbox(alerts=500, seed=1) as sb:
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -15,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from .alert_actions import AlertActions
+from .alert_api import AlertEndpoints
 from .api import OpsGenieApi
 from .auth import RIGHTS, KeyRing
 from .clock import SandboxClock
@@ -23,6 +26,7 @@ from .ratelimits import RateLimits
 from .seed import load_data_file, seed_data
 from .server import RegionServer, RequestInfo, RequestPipeline, require_loopback
 from .store import SandboxStore
+from .writes import DEFAULT_WRITE_DELAY, WriteQueue
 
 REGIONS = ("us", "eu")
 
@@ -38,7 +42,10 @@ class Sandbox:
     ports); ``record_requests``: keep every RequestInfo in ``requests``; ``log``: a text stream for
     request lines and tracebacks (None = silent); ``latency_ms``: delay every answer by this many
     milliseconds (each request sleeps on its own connection's thread, so concurrent requests wait
-    side by side, as over a real link; change it later with ``sb.latency_ms = ...``).
+    side by side, as over a real link; change it later with ``sb.latency_ms = ...``); ``write_delay``: seconds (real time) between a
+    write's 202 and its outcome (0 = processed before the 202 is sent; see writes.py);
+    ``tls``: a server-side ``ssl.SSLContext`` (with
+    its certificate chain loaded) to serve HTTPS instead of HTTP on every region.
     """
 
     def __init__(
@@ -54,12 +61,15 @@ class Sandbox:
         record_requests: bool = True,
         log: IO[str] | None = None,
         latency_ms: float | None = None,
+        write_delay: float = DEFAULT_WRITE_DELAY,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         require_loopback(host)
         regions = tuple(regions)
         if not regions or len(set(regions)) != len(regions) or set(regions) - set(REGIONS):
             raise ValueError(f"regions must be distinct values among {REGIONS}, got {regions!r}")
         self.host, self.port, self.regions, self.seed = host, port, regions, seed
+        self.tls = tls
         self.clock = SandboxClock(clock)
         data = (
             load_data_file(data_file) if data_file else seed_data(alerts, seed, self.clock.now_ms())
@@ -78,6 +88,10 @@ class Sandbox:
         self._churn_paths: str | None = "/v2/alerts"
         self._churn_rng = random.Random(f"churn:{seed}")
         self.api = OpsGenieApi(self.store, self.clock, self.rate_limits)
+        integration_id = str(uuid.UUID(int=random.Random(f"integration:{seed}").getrandbits(128)))
+        self.writes = WriteQueue(self.clock, integration_id, write_delay)
+        self.actions = AlertActions(self.store, self.clock, self.api.schedules, integration_id)
+        self.api.extra = AlertEndpoints(self.store, self.clock, self.writes, self.actions)
         self._pipeline = RequestPipeline(
             self.api,
             self.keys,
@@ -86,6 +100,7 @@ class Sandbox:
             self._before_answer,
             self.requests if record_requests else None,
             log,
+            self.writes.process_due,
         )
         self._servers: dict[str, RegionServer] = {}
 
@@ -97,7 +112,7 @@ class Sandbox:
             try:
                 for i, region in enumerate(self.regions):
                     servers[region] = RegionServer(
-                        self._pipeline, region, self.host, self.port if i == 0 else 0
+                        self._pipeline, region, self.host, self.port if i == 0 else 0, self.tls
                     )
             except BaseException:
                 for server in servers.values():
@@ -106,6 +121,7 @@ class Sandbox:
             for server in servers.values():
                 server.start()
             self._servers = servers
+            self.writes.start()
         return self
 
     def stop(self) -> None:
@@ -113,6 +129,7 @@ class Sandbox:
         servers, self._servers = self._servers, {}
         for server in servers.values():
             server.stop()
+        self.writes.stop()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -149,16 +166,34 @@ class Sandbox:
         """A ready connection: ``{"server_url", "api_key", "api_version": "v2"}``."""
         return {"server_url": self.url, "api_key": self.api_key, "api_version": "v2"}
 
+    def connection_for(self, region: str, api_key: str) -> dict[str, str]:
+        """A ready connection to ``region``'s server with ``api_key`` (same shape as
+        ``connection``)."""
+        return {"server_url": self.url_for(region), "api_key": api_key, "api_version": "v2"}
+
     # ------------------------------------------------------------------------------ keys
     def add_key(
-        self, key: str, rights: Iterable[str] = ("read", "configuration"), region: str | None = None
+        self,
+        key: str,
+        rights: Iterable[str] = ("read", "configuration"),
+        region: str | None = None,
+        team: str | None = None,
     ) -> str:
         """Register another API key (UUID-shaped) for ``region`` (default: the first) with
-        ``rights`` among read, create_update, delete, configuration. Returns the key."""
+        ``rights`` among read, create_update, delete, configuration. ``team`` (a team's id or
+        name) makes it that team's integration key: 403/40301 on account-level requests, and only
+        the team's alerts, schedules and saved searches (see ``api.py``). Returns the key.
+        Raises ValueError for an unknown region or team."""
         region = region or self.regions[0]
         if region not in REGIONS:
             raise ValueError(f"unknown region {region!r}")
-        self.keys.add(key, rights, region)
+        team_id = None
+        if team is not None:
+            found = self.store.find_team(team, team)
+            if found is None:
+                raise ValueError(f"unknown team {team!r}")
+            team_id = str(found["id"])
+        self.keys.add(key, rights, region, team_id)
         return key
 
     def set_rights(self, key: str, rights: Iterable[str]) -> None:
@@ -211,6 +246,17 @@ class Sandbox:
             if count <= 0 or (paths is not None and not raw_path.startswith(paths)):
                 return
             self.store.churn(self._churn_rng, count, self.clock.now_ms())
+
+    @property
+    def write_delay(self) -> float:
+        """Seconds (real time) between a write's 202 and its outcome; settable (0 = at once)."""
+        return self.writes.delay
+
+    @write_delay.setter
+    def write_delay(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the write delay must not be negative")
+        self.writes.delay = float(seconds)
 
     def info(self) -> dict[str, Any]:
         """A summary without secrets: regions and URLs, counts of alerts, users, schedules."""

@@ -377,18 +377,52 @@ def _schedules(
     return schedules, escalations, forwardings
 
 
+SEEDED_SAVED_SEARCHES = (
+    ("Open P1 alerts", "status:open AND priority:P1", "ops_team"),
+    ("Database alerts", "teams:Database", "Database"),
+    ("Ops Team/EU #1 unacknowledged", "acknowledged:false AND teams:ops_team", "ops_team"),
+    ("Critical or network", "tag:(Critical OR network)", None),
+)
+"""The seeded saved searches: (name, query, team name sharing it or None)."""
+
+
+def _saved_searches(
+    rng: random.Random, now_ms: int, users: list[dict[str, Any]], teams: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    by_name = {t["name"]: t for t in teams}
+    out: list[dict[str, Any]] = []
+    for i, (name, query, team) in enumerate(SEEDED_SAVED_SEARCHES):
+        created = now_ms - (90 - i) * DAY_MS
+        out.append(
+            {
+                "id": _uuid(rng),
+                "name": name,
+                "createdAt": format_ts(created),
+                "updatedAt": format_ts(created + 3_600_000),
+                "owner": {"id": users[i]["id"], "username": users[i]["username"]},
+                "teams": [{"id": by_name[team]["id"], "name": team}] if team else [],
+                "description": f"Seeded saved search: {query}",
+                "query": query,
+            }
+        )
+    return out
+
+
 def seed_data(alerts: int, seed: int, now_ms: int) -> DataSet:
-    """The seeded data set: ``alerts`` alerts plus users, teams, escalations, schedules and a
-    forwarding, deterministic for a given ``(seed, now_ms)``."""
+    """The seeded data set: ``alerts`` alerts plus users, teams, escalations, schedules, a
+    forwarding and saved searches (SEEDED_SAVED_SEARCHES), deterministic for a given
+    ``(seed, now_ms)``."""
     rng = random.Random(f"opsgenie-sandbox:{seed}")
     users, teams = _people(rng, now_ms)
     schedules, escalations, forwardings = _schedules(rng, now_ms, users, teams)
+    searches_rng = random.Random(f"opsgenie-sandbox-saved-searches:{seed}")
     data = DataSet(
         users=users,
         teams=teams,
         escalations=escalations,
         schedules=schedules,
         forwardings=forwardings,
+        saved_searches=_saved_searches(searches_rng, now_ms, users, teams),
         account={
             "name": "opsgenie-sandbox",
             "plan": {"maxUserCount": 1500, "name": "Enterprise", "isYearly": True},
@@ -478,8 +512,8 @@ def seed_alerts(count: int, rng: random.Random, now_ms: int, data: DataSet) -> l
             if closed:
                 report["closeTime"] = 2000 + randrange(7_200_000)
                 report["closedBy"] = usernames[int(rand() * n_users)]
-            if rand() < 0.25:
-                report = None  # absent on some acknowledged/closed alerts too
+            if rand() < 0.25:  # acted on through the API integration rather than by a user
+                report.update({k: "API" for k in ("acknowledgedBy", "closedBy") if k in report})
         snoozed = not closed and rand() < 0.05
         alert = Alert(
             seq=seq,
@@ -522,7 +556,8 @@ class DataFileError(ValueError):
 
 def load_data_file(path: str | Path) -> DataSet:
     """Read a data file (JSON, or YAML by extension .yaml/.yml) holding any of ``alerts``,
-    ``users``, ``teams``, ``escalations``, ``schedules``, ``forwardings``, ``account``; missing
+    ``users``, ``teams``, ``escalations``, ``schedules``, ``forwardings``, ``account``,
+    ``saved_searches``; missing
     sections are empty. Alert times may be epoch ms or ISO 8601. Raises DataFileError (a ValueError) when invalid."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
@@ -542,6 +577,7 @@ def load_data_file(path: str | Path) -> DataSet:
         "schedules",
         "forwardings",
         "account",
+        "saved_searches",
     }
     if unknown:
         raise DataFileError(f"{path}: unknown section(s) {sorted(unknown)}")
@@ -552,6 +588,7 @@ def load_data_file(path: str | Path) -> DataSet:
         escalations=list(raw.get("escalations") or []),
         schedules=list(raw.get("schedules") or []),
         forwardings=list(raw.get("forwardings") or []),
+        saved_searches=list(raw.get("saved_searches") or []),
         account=dict(
             raw.get("account")
             or {

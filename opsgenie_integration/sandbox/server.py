@@ -1,12 +1,18 @@
 """The HTTP layer: one ThreadingHTTPServer per region (loopback only, HTTP/1.1 keep-alive, a
 Content-Length on every answer) and the per-request pipeline:
 
-record the request -> ``on_request`` hook -> faults (latency, replacing answers) -> route (404/405)
--> API key (422/401/403) -> rate limit (429) -> churn -> endpoint -> body faults -> send.
+record the request -> ``on_request`` hook -> faults (latency, replacing answers) -> writes whose
+delay has passed are processed -> API key (422/401, on every path and method) -> route (404) ->
+method (405 with ``Allow``, for any method, TRACE and HEAD included) -> right (403) -> rate limit
+(429) -> churn -> endpoint (200, 202 for a write) -> body faults -> send. A HEAD answer has no body.
 
 Every JSON answer carries ``took`` (seconds, float) and ``requestId`` (a UUID, also in the
 ``X-Request-ID`` header). An unexpected failure answers 500 JSON and prints a traceback on the
 log stream (never a key: the Authorization header is not recorded or logged).
+
+With an ``ssl.SSLContext`` (``tls``) a server speaks HTTPS: the TLS handshake runs on the
+connection's own thread (a client that stalls or refuses the certificate never blocks the
+others) and a failed handshake is one line on the log stream.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import ssl
 import struct
+import sys
 import threading
 import time
 import traceback
@@ -26,7 +34,7 @@ from socketserver import TCPServer
 from typing import IO, Any
 from urllib.parse import parse_qs, unquote
 
-from .api import ApiError, ApiRequest, OpsGenieApi, match_route
+from .api import ApiError, ApiRequest, OpsGenieApi, allowed_methods, match_route
 from .auth import KeyRing
 from .faults import Fault, FaultSet
 from .ratelimits import THROTTLED_MESSAGE, RateLimits
@@ -44,8 +52,10 @@ _REASONS = {
 class RequestInfo:
     """One request as received: ``method``, raw ``path`` (percent-encoded, no query string),
     ``query`` (decoded, name -> list of values), ``headers`` (without Authorization), ``region``,
-    ``target`` (the raw request target), ``received_ms`` (sandbox clock, epoch ms) and the
-    answered ``status`` (None until answered; None too when the connection was reset)."""
+    ``target`` (the raw request target), ``received_ms`` (sandbox clock, epoch ms), the
+    answered ``status`` (None until answered; None too when the connection was reset) and the
+    request ``body`` (bytes as received), the
+    ``client`` address ``(host, port)`` the request came from (a proxy's, when one forwarded it)."""
 
     method: str
     path: str
@@ -55,6 +65,8 @@ class RequestInfo:
     target: str
     received_ms: int
     status: int | None = None
+    body: bytes = b""
+    client: tuple[str, int] | None = None
 
 
 @dataclass
@@ -131,7 +143,9 @@ class RequestPipeline:
         before_answer: Callable[[str], None],
         requests: list[RequestInfo] | None,
         log: IO[str] | None = None,
+        process_due: Callable[[], object] | None = None,
     ) -> None:
+        self.process_due = process_due
         self.api = api
         self.keys = keys
         self.faults = faults
@@ -146,9 +160,11 @@ class RequestPipeline:
         started = time.perf_counter()
         target = handler.path
         raw_path, _, raw_query = target.partition("?")
-        length = int(handler.headers.get("Content-Length") or 0)
-        if length > 0:
-            handler.rfile.read(length)  # drain a body so the connection stays usable
+        try:
+            length = max(0, int(handler.headers.get("Content-Length") or 0))
+        except ValueError:
+            length = 0
+        body = handler.rfile.read(length) if length > 0 else b""  # the connection stays usable
         info = RequestInfo(
             method=handler.command,
             path=raw_path,
@@ -157,6 +173,8 @@ class RequestPipeline:
             region=region,
             target=target,
             received_ms=self.api.clock.now_ms(),
+            body=body,
+            client=(str(handler.client_address[0]), int(handler.client_address[1])),
         )
         if self.requests is not None:
             self.requests.append(info)
@@ -173,7 +191,9 @@ class RequestPipeline:
             if plan.replace is not None:
                 reply = fault_reply(plan.replace)
             else:
-                reply = self._answer(handler, region, raw_path, info.query, request_id, started)
+                reply = self._answer(
+                    handler, region, raw_path, info.query, request_id, started, body
+                )
         except Exception as exc:  # noqa: BLE001 - any failure must still answer, as a 500
             if self.log is not None:
                 traceback.print_exc(file=self.log)
@@ -191,20 +211,31 @@ class RequestPipeline:
         query: dict[str, list[str]],
         request_id: str,
         started: float,
+        body: bytes = b"",
     ) -> Reply:
+        if self.process_due is not None:
+            self.process_due()
+        authorization = handler.headers.get("Authorization")
+        failure = self.keys.check(authorization, region, None)  # authentication before routing
+        if failure is not None:
+            error = ApiError(failure.status, failure.message, failure.code)
+            return error_reply(error, request_id, started)
         segments = [unquote(s, errors="replace") for s in raw_path.split("/")[1:]]
-        found = match_route(segments)
+        found = match_route(segments, handler.command)
         if found is None:
-            return error_reply(
-                ApiError(404, "Requested resource does not exist!"), request_id, started
-            )
-        route, params = found
-        if handler.command != "GET":
+            allowed = allowed_methods(segments)
+            if not allowed:
+                return error_reply(
+                    ApiError(404, "Requested resource does not exist!"), request_id, started
+                )
             error = ApiError(
-                405, f"Method {handler.command} is not supported here", headers={"Allow": "GET"}
+                405,
+                f"Method {handler.command} is not supported here",
+                headers={"Allow": ", ".join(allowed)},
             )
             return error_reply(error, request_id, started)
-        failure = self.keys.check(handler.headers.get("Authorization"), region, route.right)
+        route, params = found
+        failure = self.keys.check(authorization, region, route.right, route.account_level)
         if failure is not None:
             error = ApiError(failure.status, failure.message, failure.code)
             return error_reply(error, request_id, started)
@@ -220,12 +251,26 @@ class RequestPipeline:
             )
         self.before_answer(raw_path)
         host = handler.headers.get("Host") or "{}:{}".format(*handler.server.server_address[:2])
-        request = ApiRequest(handler.command, segments, query, host, params)
+        grant = self.keys.grant(authorization)
+        scheme = "https" if getattr(handler.server, "tls", None) is not None else "http"
+        client = str(handler.client_address[0]) if handler.client_address else ""
+        request = ApiRequest(
+            handler.command,
+            segments,
+            query,
+            host,
+            params,
+            body=body,
+            request_id=request_id,
+            client=client,
+            team=grant.team if grant else None,
+            scheme=scheme,
+        )
         try:
-            body = self.api.handle(route, request)
+            answer = self.api.handle(route, request)
         except ApiError as error:
             return error_reply(error, request_id, started)
-        return json_reply(200, body, request_id, started)
+        return json_reply(200 if route.method == "GET" else 202, answer, request_id, started)
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, reply: Reply, body_fault: Fault | None) -> None:
@@ -237,6 +282,8 @@ class RequestPipeline:
             handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
+        if handler.command == "HEAD":
+            body = b""  # the headers of the answer, never its body
         if body_fault is not None and body_fault.kind == "reset":
             handler.wfile.write(body[: len(body) // 2])
             handler.wfile.flush()
@@ -257,11 +304,25 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     timeout = 300  # seconds an idle keep-alive connection is kept
 
+    def setup(self) -> None:
+        super().setup()
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()  # on this connection's thread, not the accept loop
+            self.request.settimeout(self.timeout)
+
     def _serve(self) -> None:
         server: _RegionHTTPServer = self.server  # type: ignore[assignment]
         server.pipeline.serve(self, server.region)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, OPTIONS, HEAD, ...) is answered by the pipeline too (a JSON 405
+        # with Allow) instead of http.server's HTML 501 page.
+        if name.startswith("do_") and name[3:].isalpha():
+            return self._serve
+        raise AttributeError(name)
 
     def version_string(self) -> str:
         return self.server_version
@@ -284,9 +345,16 @@ class _RegionHTTPServer(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], pipeline: RequestPipeline, region: str) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        pipeline: RequestPipeline,
+        region: str,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.region = region
+        self.tls = tls
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         if ":" in address[0]:
@@ -297,6 +365,23 @@ class _RegionHTTPServer(ThreadingHTTPServer):
         TCPServer.server_bind(self)  # skip HTTPServer's getfqdn(): no DNS look-up at start-up
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
+        if self.tls is not None:
+            self.socket = self.tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log = self.pipeline.log
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ssl.SSLError, OSError)):
+            if log is not None:
+                log.write(f"[sandbox {self.region}] connection failed: {exc}\n")
+                log.flush()
+            return
+        if log is not None:
+            traceback.print_exc(file=log)
+        else:
+            super().handle_error(request, client_address)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:
@@ -320,14 +405,21 @@ class _RegionHTTPServer(ThreadingHTTPServer):
 
 
 class RegionServer:
-    """The HTTP server of one region, serving on ``host:port`` (0 = a free port) in a thread."""
+    """The HTTP server of one region, serving on ``host:port`` (0 = a free port) in a thread;
+    HTTPS with ``tls`` (a server-side ``ssl.SSLContext`` holding the certificate)."""
 
     def __init__(
-        self, pipeline: RequestPipeline, region: str, host: str = "127.0.0.1", port: int = 0
+        self,
+        pipeline: RequestPipeline,
+        region: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
     ):
         require_loopback(host)
         self.region = region
-        self._httpd = _RegionHTTPServer((host.strip("[]"), port), pipeline, region)
+        self.tls = tls
+        self._httpd = _RegionHTTPServer((host.strip("[]"), port), pipeline, region, tls)
         self._thread: threading.Thread | None = None
         self.host = host
 
@@ -338,9 +430,12 @@ class RegionServer:
 
     @property
     def url(self) -> str:
-        """``http://HOST:PORT`` (IPv6 hosts in brackets)."""
+        """``http://HOST:PORT`` (``https`` with TLS; IPv6 hosts in brackets)."""
         host = self.host.strip("[]")
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return (
+            f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
+        )
 
     def start(self) -> None:
         """Serve in a daemon thread."""

@@ -39,7 +39,9 @@ _MAX_SORTED = 16
 @dataclass
 class DataSet:
     """Everything the sandbox serves. Alerts are Alert objects or OpsGenie-shaped dicts; the rest
-    are OpsGenie-shaped dicts (users carry ``userContacts``; schedules may carry ``overrides``)."""
+    are OpsGenie-shaped dicts (users carry ``userContacts``; schedules may carry ``overrides``;
+    saved searches are ``{id, name, query, description?, owner?, teams?, createdAt?,
+    updatedAt?}``)."""
 
     alerts: list[Any] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -48,6 +50,7 @@ class DataSet:
     schedules: list[dict[str, Any]] = field(default_factory=list)
     forwardings: list[dict[str, Any]] = field(default_factory=list)
     account: dict[str, Any] = field(default_factory=dict)
+    saved_searches: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Index:
@@ -133,6 +136,9 @@ class SandboxStore:
             self._esc_by_name = {e["name"]: e for e in self._escalations}
             self._sched_by_id = {s["id"]: s for s in self._schedules}
             self._sched_by_name = {s["name"]: s for s in self._schedules}
+            self._saved = [dict(s) for s in data.saved_searches]
+            self._saved_by_id = {s["id"]: s for s in self._saved}
+            self._saved_by_name = {s["name"]: s for s in self._saved}
             self.replace_alerts(data.alerts)
 
     def replace_alerts(self, alerts: Iterable[Any]) -> None:
@@ -144,6 +150,7 @@ class SandboxStore:
             for seq, item in enumerate(alerts):
                 if isinstance(item, Alert):
                     item.seq = seq
+                    item.ensure_ack_time()
                     item.invalidate()
                     built.append(item)
                 else:
@@ -152,6 +159,7 @@ class SandboxStore:
             self._alerts = {}
             self._by_tiny = {}
             self._by_alias = {}
+            self._max_tiny = 0
             for alert in built:
                 self._register(alert)
             self._indexes = {f: _Index(f, built) for f in INDEXED_TIME_FIELDS}
@@ -163,6 +171,8 @@ class SandboxStore:
         self._alerts[alert.id] = alert
         self._by_tiny[alert.tinyId] = alert
         self._by_alias[alert.alias] = alert
+        if alert.tinyId.isdigit():
+            self._max_tiny = max(self._max_tiny, int(alert.tinyId))
 
     def _team_keys(self, team_ids: Iterable[str]) -> tuple[str, ...]:
         keys: list[str] = []
@@ -207,11 +217,43 @@ class SandboxStore:
             alert.sub_ns.pop("updatedAt", None)
             if sub:
                 alert.sub_ns["updatedAt"] = sub
+            alert.ensure_ack_time()
             alert.invalidate()
             self._by_tiny[alert.tinyId] = alert
-            self._by_alias[alert.alias] = alert
+            if "alias" in changes or alert.alias not in self._by_alias:
+                self._by_alias[alert.alias] = alert  # a newer alert may have taken the alias
             alert.team_keys = self._team_keys(alert.teams)
             self._attach(alert)
+            self._changed()
+            return alert.render_full()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The store's re-entrant lock: hold it to read and change alerts as one step."""
+        return self._lock  # type: ignore[return-value]
+
+    def next_tiny_id(self) -> str:
+        """A tinyId no alert has: one more than the largest numeric tinyId."""
+        with self._lock:
+            return str(self._max_tiny + 1)
+
+    def find_alert(self, identifier: str, identifier_type: str = "id") -> Alert | None:
+        """The Alert record by id, tinyId (``tiny``) or alias, else None (treat as read-only)."""
+        table = {"id": self._alerts, "tiny": self._by_tiny, "alias": self._by_alias}[
+            identifier_type
+        ]
+        with self._lock:
+            return table.get(identifier)
+
+    def remove_alert(self, alert_id: str) -> dict[str, Any]:
+        """Delete an alert. Raises KeyError for an unknown id. Returns the alert as it was."""
+        with self._lock:
+            alert = self._alerts.pop(alert_id)
+            self._detach(alert)
+            if self._by_tiny.get(alert.tinyId) is alert:
+                del self._by_tiny[alert.tinyId]
+            if self._by_alias.get(alert.alias) is alert:
+                del self._by_alias[alert.alias]
             self._changed()
             return alert.render_full()
 
@@ -395,7 +437,8 @@ class SandboxStore:
 
     @property
     def escalations(self) -> list[dict[str, Any]]:
-        """Escalations: ``{id, name, rules: [{notifyType, delay: {timeAmount}, recipient}]}``."""
+        """Escalations: ``{id, name, description?, ownerTeam?, rules: [{condition?, notifyType,
+        delay: {timeAmount, timeUnit?}, recipient: {type, id}}], repeat?}``."""
         return [dict(e) for e in self._escalations]
 
     @property
@@ -422,6 +465,17 @@ class SandboxStore:
     def find_escalation(self, esc_id: str = "", name: str = "") -> dict[str, Any] | None:
         """An escalation by id, else by name."""
         return self._esc_by_id.get(esc_id) or self._esc_by_name.get(name)
+
+    def saved_search_list(self) -> list[dict[str, Any]]:
+        """The saved searches themselves (shared, read-only)."""
+        return self._saved
+
+    def find_saved_search(
+        self, identifier: str, identifier_type: str = "id"
+    ) -> dict[str, Any] | None:
+        """A saved search by id (``identifier_type="id"``, OpsGenie's default) or by name."""
+        table = self._saved_by_name if identifier_type == "name" else self._saved_by_id
+        return table.get(identifier)
 
     def find_schedule(self, identifier: str, identifier_type: str = "id") -> dict[str, Any] | None:
         """A schedule by id (``identifier_type="id"``, OpsGenie's default) or by name."""

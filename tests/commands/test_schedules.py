@@ -120,12 +120,14 @@ def test_get_on_call_user_flattens_the_tree_and_asks_the_flat_form_for_members(i
             "name": "ops_backup_schedule",
             "type": "schedule",
             "path": ["escalation:ops_escalation"],
+            "rules": [{"notifyType": "default", "escalationTime": 0}],
         },
         {
             "id": "r0000000-0000-4000-8000-000000000001",
             "name": "pager_robot",
             "type": "robot",
             "path": [],
+            "rules": [],
         },
     ]
     assert envelope["on_call_participants"][0]["type"] == "user"
@@ -254,5 +256,39 @@ def test_get_schedule_timeline_skips_rotations_and_periods_that_are_not_objects(
             "endDate": None,
             "type": "default",
             "recipient": None,
+        }
+    ]
+
+
+def test_get_on_call_user_lists_a_participant_named_by_two_escalation_rules_once(integration, conn):
+    schedule = {"id": "s-9", "name": "backup", "type": "schedule"}
+    tree = {
+        "data": {
+            "_parent": {"name": "S"},
+            "onCallParticipants": [
+                {
+                    "id": "e-1",
+                    "name": "esc",
+                    "type": "escalation",
+                    "onCallParticipants": [
+                        {**schedule, "escalationTime": 0, "notifyType": "default"},
+                        {**schedule, "escalationTime": 5, "notifyType": "next"},
+                    ],
+                }
+            ],
+        }
+    }
+    flat = {"data": {"_parent": {"name": "S"}, "onCallRecipients": []}}
+    with rm.Mocker() as m:
+        m.get(f"{BASE}/v2/schedules/S/on-calls", [{"json": tree}, {"json": flat}])
+        envelope = check_envelope(integration.run("Get On-call User", {"Schedule Name": "S"}, conn))
+    assert envelope["unresolved_participants"] == [
+        {
+            **schedule,
+            "path": ["escalation:esc"],
+            "rules": [
+                {"notifyType": "default", "escalationTime": 0},
+                {"notifyType": "next", "escalationTime": 5},
+            ],
         }
     ]

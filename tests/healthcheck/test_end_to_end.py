@@ -79,6 +79,7 @@ def test_rights_switched_in_the_sandbox_notify_by_email_webhook_and_command(
     body = failed_mail.get_content()
     assert "Get Schedules: CANNOT run - the key lacks Configuration access" in body
     assert "Fetch Event: can run (Read)" in body
+    assert "Create Alert: not checked: only a write would show" in body
     assert "Status Code: 403" in body
     assert (
         recovered_mail["Subject"]

@@ -21,7 +21,8 @@ def test_notification_payload_is_the_envelope_with_a_health_check_key():
     _summary, recorder, _, _ = run_scripted([False])
     payload = recorder.got[0].payload()
     assert {
-        k: payload[k] for k in ("command", "return_data", "raw_data", "error", "commands")
+        k: payload[k]
+        for k in ("command", "return_data", "raw_data", "error", "readable", "commands")
     } == envelope_for(False)
     assert payload["health_check"] == {
         "event": "failed",

@@ -56,6 +56,8 @@ def _cases(sandbox) -> list[tuple[str, dict, str | None, int]]:
     alert = sandbox.store.alerts[3]
     user = sandbox.store.users[0]
     sid = _schedule_ids(sandbox)[0]
+    team = sandbox.store.teams[0]
+    escalation = sandbox.store.escalations[1]
     unknown = "77777777-7777-4777-8777-777777777777"
     return [
         ("/v2/alerts", {}, None, 200),
@@ -109,6 +111,15 @@ def _cases(sandbox) -> list[tuple[str, dict, str | None, int]]:
         ("/v2/account", {}, None, 200),
         ("/v2/account", {}, READ_ONLY, 403),
         ("/v2/teams", {}, None, 200),
+        (f"/v2/teams/{team['id']}", {}, None, 200),
+        (f"/v2/teams/{team['name']}", {"identifierType": "name"}, None, 200),
+        ("/v2/teams/nope", {}, None, 404),
+        ("/v2/teams/nope", {}, READ_ONLY, 403),
+        ("/v2/escalations", {}, None, 200),
+        (f"/v2/escalations/{escalation['id']}", {}, None, 200),
+        (f"/v2/escalations/{escalation['name']}", {"identifierType": "name"}, None, 200),
+        ("/v2/escalations/nope", {}, None, 404),
+        ("/v2/schedules/on-calls", {"date": "2024-03-07T08:00:00+02:00"}, None, 200),
     ]
 
 

@@ -67,9 +67,31 @@ def test_unknown_path_and_method(small_api):
     r = small_api.get("/v2/heartbeats")
     assert r.status_code == 404 and r.headers["Content-Type"] == "application/json"
     assert r.json()["message"] == "Requested resource does not exist!"
-    r = small_api.post("/v2/alerts", json={"message": "x"})
-    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    r = small_api.put("/v2/alerts", json={"message": "x"})
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, POST"
+    assert r.headers["Content-Type"] == "application/json" and "Method PUT" in r.json()["message"]
     assert small_api.get("/v2/alerts").status_code == 200  # the connection is still usable
+    for method in ("TRACE", "OPTIONS", "PATCH", "FOO"):  # never http.server's HTML 501 page
+        r = small_api.request(method, "/v2/account")
+        assert r.status_code == 405 and r.headers["Allow"] == "GET", method
+        assert r.json()["message"] == f"Method {method} is not supported here"
+    r = small_api.head("/v2/account")
+    assert r.status_code == 405 and r.content == b"" and r.headers["Allow"] == "GET"
+    r = small_api.request("TRACE", "/v2/heartbeats")
+    assert r.status_code == 404 and r.json()["message"] == "Requested resource does not exist!"
+    assert small_api.get("/v2/account").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/v2/heartbeats", "/v2/account", "/nowhere", "/v2/alerts/x/acknowledge"]
+)
+@pytest.mark.parametrize("method", ["GET", "POST", "TRACE", "DELETE"])
+def test_authentication_comes_before_routing(small, path, method):
+    with make_api(small, key="") as api:
+        r = api.request(method, path)
+        assert r.status_code == 401 and r.json()["message"] == "Could not authenticate"
+        r = api.request(method, path, headers={"Authorization": "GenieKey nope"})
+        assert r.status_code == 422 and r.json()["message"] == "Key format is not valid!"
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ import json
 import os
 from typing import Any
 
+from opsgenie_integration.command import hookimpl
 from opsgenie_integration.errors import ConnectionSettingsError
-from opsgenie_integration.hookspecs import hookimpl
 
 SCHEME = "vault"
 FILE_VARIABLE = "OPSGENIE_VAULT_FILE"

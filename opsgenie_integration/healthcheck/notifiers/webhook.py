@@ -8,9 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.poolmanager import ProxyManager
 
+from ...client import NetworkAdapter
+from ...network import NetworkSettingError, NetworkSettings, resolve_network
 from ...redact import Redactor
 from ...watchdog import WATCHDOG, pool_classes
 from ..notification import (
@@ -85,6 +85,9 @@ class WebhookNotifier:
             A 2xx answer's body is never read.
         redactor: the health check's one redactor: hides its secrets (and, for this message
             only, the URL's path, query and credentials) in the piece of an error answer shown.
+        network: the connection's proxy, CA bundle and verification (``network.py``): the
+            webhook goes out exactly as the commands' requests do (None: resolved from the
+            environment alone).
 
     ``send`` raises ``NotificationError`` for a status other than 2xx (with the start of the
     answer, on one line) or no answer.
@@ -100,6 +103,7 @@ class WebhookNotifier:
         *,
         timeout: float = DEFAULT_NOTIFY_TIMEOUT,
         redactor: Redactor | None = None,
+        network: NetworkSettings | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -107,6 +111,7 @@ class WebhookNotifier:
         self.url = url
         self.timeout = check_notify_timeout(timeout)
         self.redactor = redactor if redactor is not None else Redactor()
+        self.network = network if network is not None else resolve_network()
         self.name = f"webhook {safe_url(url)}"
 
     def _url_parts(self) -> list[str]:
@@ -124,20 +129,17 @@ class WebhookNotifier:
         body = json.dumps(notification.payload(), ensure_ascii=False, default=str).encode("utf-8")
         classes = _pool_classes_until(deadline)
 
-        class Adapter(HTTPAdapter):
-            """The deadline pools directly and through an HTTP(S) proxy (HTTPS_PROXY...)."""
-
-            def proxy_manager_for(self, proxy: Any, **kwargs: Any) -> Any:
-                manager = super().proxy_manager_for(proxy, **kwargs)
-                if type(manager) is ProxyManager:  # not SOCKS: its pools are its own
-                    manager.pool_classes_by_scheme = classes
-                return manager
-
+        try:
+            proxies = self.network.requests_proxies(self.url)
+        except NetworkSettingError as exc:  # the proxy variable chosen for this URL
+            raise NotificationError(str(exc)) from None
         with requests.Session() as session:
+            session.trust_env = False  # one behaviour: network.py resolved the environment
+            session.proxies = proxies
+            session.verify = self.network.verify
             for prefix in ("http://", "https://"):
-                adapter = Adapter(max_retries=0)
-                adapter.poolmanager.pool_classes_by_scheme = classes
-                session.mount(prefix, adapter)
+                # the deadline pools directly and through the proxy; UTF-8 proxy credentials
+                session.mount(prefix, NetworkAdapter(max_retries=0, pool_classes=classes))
             try:
                 response = session.post(
                     self.url,
@@ -156,6 +158,12 @@ class WebhookNotifier:
                 raise NotificationError(f"no answer within {self.timeout:g} s") from None
             except requests.exceptions.SSLError:
                 raise NotificationError("the TLS handshake failed (certificate?)") from None
+            except requests.exceptions.ProxyError:
+                if time.monotonic() >= deadline:  # the watchdog cut the proxy's headers short
+                    raise NotificationError(f"no answer within {self.timeout:g} s") from None
+                proxy = self.network.proxy_for(self.url)
+                shown = proxy.display if proxy else "the proxy"
+                raise NotificationError(f"the proxy {shown} refused or cannot be reached") from None
             except requests.ConnectionError:
                 if time.monotonic() >= deadline:  # the watchdog cut a trickle of headers short
                     raise NotificationError(f"no answer within {self.timeout:g} s") from None
