@@ -175,13 +175,20 @@ def test_stopped_backfill_resumes_every_slice(sandbox_3000, tmp_path, mapping):
     ]
     got: list = []
     codes = []
-    for _ in range(30):
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            out, err = process.communicate(timeout=1.2)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGTERM)
-            out, err = process.communicate(timeout=30)
+    for run in range(30):
+        part = tmp_path / f"out-{run}.jsonl"
+        with open(part, "w") as out_file:
+            process = subprocess.Popen(argv, stdout=out_file, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 60
+            while process.poll() is None and not part.stat().st_size:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            try:  # stopped 0.4 s after its first page
+                _, err = process.communicate(timeout=0.4)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGTERM)
+                _, err = process.communicate(timeout=30)
+        out = part.read_bytes()
         codes.append(process.returncode)
         got += keys(out.decode())
         if process.returncode == 0:
