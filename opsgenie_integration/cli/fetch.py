@@ -35,6 +35,7 @@ from ..errors import OpsGenieIntegrationError
 from ..files import read_user_text
 from ..integration import Connection, Integration
 from ..logs import configure_cli_logging
+from ..pacing import Pacer
 from ..redact import Redactor
 from ..slices import SliceStateError, is_slice_state
 from ..times import parse_user_time, utc_now
@@ -471,6 +472,8 @@ def _window(args: argparse.Namespace, connection: Connection) -> tuple[int, int 
         return None
     if end is not None and start >= end:
         return None
+    if start >= min(end if end is not None else 2**62, to_epoch_ms(now) - DEFAULT_END_LAG_S * 1000):
+        return None  # nothing to backfill yet: one cursor (Fetch Event says what is wrong, if anything)
     return start, end
 
 
@@ -491,19 +494,23 @@ def _paced_fetch(
     from ..times import utc_now
 
     client = connection.client
-    pacer = discover_pacer(client)
     resume = checkpoint is not None and is_slice_state(checkpoint)
     # a Saved Search's query is part of each checkpoint's digest: one cursor reads it
     window = None if checkpoint is not None or args.saved_search else _window(args, connection)
-    workers = args.workers or default_workers(pacer)
+    if resume or (window is not None and args.workers != 1):
+        pacer = discover_pacer(client)  # GET /v2/request-limits/, once
+        workers = args.workers or default_workers(pacer)
+    else:  # one cursor, nothing asked beforehand
+        pacer, workers = Pacer(None), 1
     if not resume and (window is None or workers == 1):
         workers = 1
-    client.use_pacer(pacer, workers)
-    progress.client, progress.pacer, progress.workers = client, pacer, workers
-    if not resume and workers == 1:
+    progress.client, progress.workers = client, workers
+    if not resume and workers == 1:  # the one-cursor fetch as it always was (urllib3 retries)
         return _loop(
             integration, connection, inputs, checkpoint, args, stdout, stderr, stop, progress
         )
+    client.use_pacer(pacer, workers)
+    progress.pacer = pacer
     try:
         if resume:
             board = resume_board(checkpoint or "", args.query)

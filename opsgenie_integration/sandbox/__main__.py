@@ -88,8 +88,10 @@ def _milliseconds(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"expected a number of milliseconds, got {text!r}"
         ) from None
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected milliseconds, 0 or more, got {text!r}")
+    if not 0.0 <= value <= 3_600_000.0:  # a latency: an hour at most
+        raise argparse.ArgumentTypeError(
+            f"expected a number of milliseconds from 0 to 3600000, got {text!r}"
+        )
     return value
 
 
@@ -98,8 +100,10 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    if not 0.0 <= value <= 3600.0:  # a delay, a latency: an hour at most
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds from 0 to 3600, got {text!r}"
+        )
     return value
 
 
@@ -139,16 +143,6 @@ def _tls_context(cert: str, key: str) -> ssl.SSLContext:
             f"{cert!r}"
         ) from None
     return context
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0.0 <= value <= 3600.0:
-        raise argparse.ArgumentTypeError("expected seconds between 0 and 3600")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
