@@ -4,7 +4,11 @@ For each target module, every mutation point is found in its AST (comparison fli
 ``or`` swapped, ``+``/``-`` swapped, an integer constant moved by one, ``True``/``False``
 swapped, ``not`` dropped, a ``return`` value replaced by ``None``); a random sample is applied one
 at a time (the module file is rewritten, then restored) and the given test files run against it
-with ``pytest -x -q``. A mutant is killed when the tests fail or time out.
+with ``pytest -x -q``. A mutant is killed when the tests fail or time out; a timeout is checked by
+running the same tests on the unmutated module: when they fail or hang there too (a flaky or
+racy test), the mutant is counted as neither killed nor survived but listed as ``unsure``, so a
+hanging test cannot pass for a kill. A TEST may also be a pytest option, such as
+``--deselect=tests/x.py::test_y``.
 
 Run it in a scratch worktree with its own editable install, never in a tree others are testing:
 
@@ -99,8 +103,8 @@ class _Mutate(ast.NodeTransformer):
         return node
 
 
-def run_tests(tests: list[str], timeout: float) -> bool:
-    """True when the tests pass."""
+def run_tests(tests: list[str], timeout: float) -> bool | None:
+    """True when the tests pass, False when they fail, None when they time out."""
     try:
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
@@ -109,7 +113,7 @@ def run_tests(tests: list[str], timeout: float) -> bool:
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )
     except subprocess.TimeoutExpired:
-        return False
+        return None
     return done.returncode == 0
 
 
@@ -119,18 +123,25 @@ def mutate_module(module: Path, tests: list[str], sample: int, rng: random.Rando
     points = mutation_points(tree)
     chosen = sorted(rng.sample(points, min(sample, len(points))))
     survivors = []
+    unsure = []
     killed = 0
     try:
         for index, what, line in chosen:
             mutant = _Mutate(index).run(copy.deepcopy(tree))
             module.write_text(ast.unparse(ast.fix_missing_locations(mutant)), encoding="utf-8")
-            if run_tests(tests, timeout):
+            passed = run_tests(tests, timeout)
+            if passed is None:  # a timeout: a kill only if the unmutated module passes in time
+                module.write_text(source, encoding="utf-8")
+                if run_tests(tests, timeout) is not True:
+                    unsure.append({"line": line, "change": what})
+                    continue
+            if passed:
                 survivors.append({"line": line, "change": what})
             else:
                 killed += 1
     finally:
         module.write_text(source, encoding="utf-8")
-    return killed, len(chosen), survivors
+    return killed, len(chosen) - len(unsure), survivors, unsure
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     total_killed = total = 0
     for spec in args.targets:
         module, _, tests = spec.partition("=")
-        killed, count, survivors = mutate_module(
+        killed, count, survivors, unsure = mutate_module(
             Path(module), tests.split(","), args.sample, rng, args.timeout
         )
         total_killed += killed
@@ -157,7 +168,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{module}: {killed}/{count} killed ({share:.0%})")
         for survivor in survivors:
             print(f"    survived: line {survivor['line']}: {survivor['change']}")
-        summary[module] = {"killed": killed, "mutants": count, "survivors": survivors}
+        for item in unsure:
+            print(
+                f"    unsure (the tests hang or fail unmutated too): line {item['line']}: {item['change']}"
+            )
+        summary[module] = {
+            "killed": killed,
+            "mutants": count,
+            "survivors": survivors,
+            "unsure": unsure,
+        }
     share = total_killed / total if total else 1.0
     print(f"all: {total_killed}/{total} killed ({share:.0%})")
     print(json.dumps({"killed": total_killed, "mutants": total, "modules": summary}))

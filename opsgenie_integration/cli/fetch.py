@@ -31,9 +31,10 @@ from typing import Any, TextIO
 
 from .. import envelope as env
 from ..checkpoint import is_checkpoint
+from ..connecting import Connection
 from ..errors import OpsGenieIntegrationError
 from ..files import read_user_text
-from ..integration import Connection, Integration
+from ..integration import Integration
 from ..logs import configure_cli_logging
 from ..pacing import Pacer
 from ..redact import Redactor

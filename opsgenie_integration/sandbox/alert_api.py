@@ -19,8 +19,8 @@ from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
 from .alert_actions import RESPONDER_TYPES, AlertActions
-from .api import ApiError, ApiRequest, Checker
 from .clock import SandboxClock
+from .routes import ApiError, ApiRequest, Checker
 from .store import SandboxStore
 from .timefmt import TimeFormatError, parse_iso
 from .writes import NOT_PROCESSED_HEADER, NOT_PROCESSED_TYPE, Outcome, WriteQueue

@@ -34,10 +34,11 @@ from socketserver import TCPServer
 from typing import IO, Any
 from urllib.parse import parse_qs, unquote
 
-from .api import ApiError, ApiRequest, OpsGenieApi, allowed_methods, match_route
+from .api import OpsGenieApi
 from .auth import KeyRing
 from .faults import Fault, FaultSet
 from .ratelimits import THROTTLED_MESSAGE, RateLimits
+from .routes import ApiError, ApiRequest, allowed_methods, match_route
 
 JSON_TYPE = "application/json"
 _REASONS = {

@@ -30,7 +30,9 @@ def run(*argv: str) -> tuple[int, str, str]:
         (["--churn", "-2"], "argument --churn: expected a whole number at least 0, got -2"),
         (["--port", "70000"], "argument --port: expected a whole number from 0 to 65535, got 70000"),
         (["--alerts", "many"], "argument --alerts: expected a whole number, got 'many'"),
-        (["--latency", "-1"], "argument --latency: expected a number of seconds, 0 or more, got '-1'"),
+        (["--latency", "-1"], "argument --latency: expected a number of seconds from 0 to 3600, got '-1'"),
+        (["--latency", "3601"], "argument --latency: expected a number of seconds from 0 to 3600, got '3601'"),
+        (["--write-delay", "x"], "argument --write-delay: expected a number of seconds, got 'x'"),
         (["--error-rate", "x"], "argument --error-rate: expected a fraction between 0 and 1, got 'x'"),
     ],
 )  # fmt: skip

@@ -74,7 +74,7 @@ def test_request_limits_need_a_valid_key_of_any_right(sandbox):
 def test_request_limits_refuse_team_keys(sandbox):
     """OpsGenie refuses request-limits to a team integration's key (403, code 40301). The route is
     marked ``account_level``; the key check refuses team keys there once the sandbox has them."""
-    from opsgenie_integration.sandbox.api import match_route
+    from opsgenie_integration.sandbox.routes import match_route
 
     for path in (["v2", "request-limits", ""], ["v2", "request-limits"]):
         route, _ = match_route(path)

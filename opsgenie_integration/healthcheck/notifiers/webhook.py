@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ...client import NetworkAdapter
 from ...network import NetworkSettingError, NetworkSettings, resolve_network
 from ...redact import Redactor
+from ...transport import NetworkAdapter
 from ...watchdog import WATCHDOG, pool_classes
 from ..notification import (
     DEFAULT_NOTIFY_TIMEOUT,
