@@ -271,6 +271,43 @@ class _Stop:
         self.requested = True
 
 
+class Progress:
+    """Counts and prints progress to stderr at most once a second."""
+
+    def __init__(self, stream: TextIO, quiet: bool) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.started = time.monotonic()
+        self.events = 0
+        self.pages = 0
+        self._last = 0.0
+
+    def page(self, events: int) -> None:
+        self.events += events
+        self.pages += 1
+        now = time.monotonic()
+        if not self.quiet and now - self._last >= 1.0:
+            self._last = now
+            self.stream.write(
+                f"fetch: {self.events} events, {self.pages} pages, {self.rate():.0f} events/s\n"
+            )
+            self.stream.flush()
+
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.events / elapsed if elapsed > 0 else 0.0
+
+    def summary(self, requests: int) -> dict[str, Any]:
+        elapsed = time.monotonic() - self.started
+        return {
+            "events": self.events,
+            "pages": self.pages,
+            "requests": requests,
+            "seconds": round(elapsed, 3),
+            "events_per_second": round(self.rate(), 1),
+        }
+
+
 def _pace(client: Any, stop: _Stop) -> None:
     """Sleep when OpsGenie says the key is being throttled."""
     headers = {k.lower(): v for k, v in client.last_rate_limit.items()}
@@ -616,7 +653,7 @@ def _loop(
     stdout: TextIO,
     stderr: TextIO,
     stop: _Stop,
-    progress: FetchProgress,
+    progress: FetchProgress | Progress,
 ) -> int:
     """Fetch Event page after page until the window is done (or, with ``--follow``, stopped)."""
     failures = 0
@@ -665,7 +702,7 @@ def _loop(
         if envelope.get("events") or envelope.get("has_more"):
             empty_in_a_row = 0 if envelope.get("events") else empty_in_a_row + 1
             if empty_in_a_row < 10:
-                if connection.client.pacer is None:
+                if getattr(connection.client, "pacer", None) is None:
                     _pace(connection.client, stop)
                 continue
         if not args.follow:
