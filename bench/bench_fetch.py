@@ -8,6 +8,8 @@ clock. Each round runs, in turn, as subprocesses reading every alert of the same
   to a file (in /dev/shm where there is one); the events are counted and checked unique;
 - ``ours, --checkpoint-file``: the same, also writing the checkpoint file (on disk, atomically,
   fsynced) after every page, as a resumable backfill does;
+- ``ours, --workers 1``: one cursor, no concurrency (``ours`` uses the default workers: 8, as
+  the sandbox publishes no Search limit);
 - ``bare requests loop``: ``bench/fetch_clients.py bare``, keyset paging with one requests
   Session and no validation, mapping or output: the practical floor;
 - ``opsgenie-sdk``: ``bench/fetch_clients.py sdk``, the official SDK's ``list_alerts`` with the
@@ -109,9 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     clients = str(BENCH_DIR / "fetch_clients.py")
     window = [str(start), str(end)]
 
-    def ours(pythonpath: str | None = None, checkpoint_file: bool = False) -> dict[str, Any]:
+    def ours(
+        pythonpath: str | None = None, checkpoint_file: bool = False, workers: int | None = None
+    ) -> dict[str, Any]:
         command = [script, "fetch", "--connection", connection]
         command += ["--start", iso_ms(start), "--end", iso_ms(end)]
+        if workers is not None:
+            command += ["--workers", str(workers)]
         if checkpoint_file:  # on disk (not /dev/shm): written and fsynced after every page
             checkpoint_path.unlink(missing_ok=True)  # else the run resumes at the end
             command += ["--checkpoint-file", str(checkpoint_path)]
@@ -156,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ours (fetch command)": ours,
         "bare requests loop": baseline("bare", sys.executable),
         "ours, --checkpoint-file": lambda: ours(checkpoint_file=True),
+        "ours, --workers 1": lambda: ours(workers=1),
     }
     if sdk_python:
         contenders["opsgenie-sdk"] = baseline("sdk", sdk_python)
@@ -242,6 +249,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         vs_bare,
         vs_bare >= TARGET_VS_BARE,
         f"{ours_s['events_per_second']:,.0f} vs {bare_s['events_per_second']:,.0f} events/s (wall)",
+    )
+    one_s = summary["ours, --workers 1"]
+    one_vs_bare = ratio(one_s["events_per_second"], bare_s["events_per_second"])
+    ratios["ours_workers_1_vs_bare_events_per_second"] = round(one_vs_bare, 3)
+    report.target(
+        "fetch --workers 1 vs bare requests loop",
+        f">= {TARGET_VS_BARE}x events/s",
+        one_vs_bare,
+        one_vs_bare >= TARGET_VS_BARE,
+        f"{one_s['events_per_second']:,.0f} vs {bare_s['events_per_second']:,.0f} events/s (wall)",
     )
     if "opsgenie-sdk" in summary:
         sdk_s = summary["opsgenie-sdk"]

@@ -111,6 +111,12 @@ class OpsGenieClient(Transport):
 
     # -- endpoints -------------------------------------------------------------------------
 
+    def get_request_limits(self) -> dict:
+        """``GET /v2/request-limits/``: ``data = {rateLimits: [{domain, limits: [{limit,
+        periodInSeconds}]}]}``, the account's limits per rate-limit domain (see ``pacing``).
+        A team integration's key may be refused here (403)."""
+        return self.get(["request-limits"], trailing_slash=True)
+
     def get_account(self) -> dict:
         """``GET /v2/account``: ``data = {name, userCount, plan: {maxUserCount, name, isYearly}}``.
 

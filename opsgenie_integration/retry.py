@@ -32,18 +32,27 @@ class OpsGenieRetry(Retry):
 
     Args:
         max_retry_time: seconds that may be spent waiting between attempts of one request, in all.
+        retry_rate_limited: False leaves a 429 to the caller (a pacer shared by threads waits it
+            out for all of them, instead of each thread retrying on its own).
         total, connect, read, status, backoff_factor, ...: as for ``urllib3.util.Retry``.
     """
 
     def __init__(
-        self, *args: Any, max_retry_time: float = 60.0, _deadline: float | None = None, **kw: Any
+        self,
+        *args: Any,
+        max_retry_time: float = 60.0,
+        retry_rate_limited: bool = True,
+        _deadline: float | None = None,
+        **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)
         self.max_retry_time = max_retry_time
+        self.retry_rate_limited = retry_rate_limited
         self._deadline = _deadline
 
     def new(self, **kw: Any) -> OpsGenieRetry:
         kw.setdefault("max_retry_time", self.max_retry_time)
+        kw.setdefault("retry_rate_limited", self.retry_rate_limited)
         kw.setdefault("_deadline", self._deadline)
         return super().new(**kw)  # type: ignore[return-value]
 
@@ -51,6 +60,8 @@ class OpsGenieRetry(Retry):
         """GET: as ``Retry`` (``allowed_methods``, ``status_forcelist``). A write: 429 only."""
         if method and method.upper() in WRITE_METHODS:
             return status_code in WRITE_RETRY_STATUSES
+        if status_code == 429 and not self.retry_rate_limited:
+            return False
         return super().is_retry(method, status_code, has_retry_after)
 
     def get_retry_after(self, response: Any) -> float | None:
@@ -97,13 +108,20 @@ class OpsGenieRetry(Retry):
         return new_retry
 
 
-def make_retry(max_retry_time: float, *, attempts: int = 5, backoff_factor: float = 0.5) -> Retry:
+def make_retry(
+    max_retry_time: float,
+    *,
+    attempts: int = 5,
+    backoff_factor: float = 0.5,
+    retry_rate_limited: bool = True,
+) -> Retry:
     """The retry policy of one connection.
 
     Args:
         max_retry_time: seconds of waiting allowed per request; 0 turns retries off.
         attempts: retries at most (not counting the first try).
         backoff_factor: base of the exponential backoff, s (0.5, 1, 2, 4... capped at 30 s).
+        retry_rate_limited: False: a 429 is not retried here (see ``OpsGenieRetry``).
     """
     if max_retry_time <= 0:
         return Retry(total=0, connect=0, read=0, status=0, redirect=0, raise_on_status=False)
@@ -123,4 +141,5 @@ def make_retry(max_retry_time: float, *, attempts: int = 5, backoff_factor: floa
         raise_on_status=False,
         raise_on_redirect=False,
         max_retry_time=max_retry_time,
+        retry_rate_limited=retry_rate_limited,
     )

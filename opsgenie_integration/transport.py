@@ -150,13 +150,7 @@ class Transport(HttpErrors):
         # pieces of OpsGenie's answers quoted in error messages pass the connection's redactor
         self._redactor = redactor if redactor is not None else Redactor([api_key])
         self.session = session or requests.Session()
-        adapter = NetworkAdapter(
-            max_retries=make_retry(max_retry_time),
-            pool_maxsize=4,
-            pool_classes=pool_classes(float(timeout) * ANSWER_DEADLINE_FACTOR),
-        )
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        self._mount(make_retry(max_retry_time), 4)
         self.session.headers.update(
             {
                 "Authorization": f"GenieKey {api_key}",
@@ -173,6 +167,29 @@ class Transport(HttpErrors):
         self.last_rate_limit: dict[str, str] = {}
         #: HTTP requests sent, retries included.
         self.requests_sent = 0
+        #: A ``pacing.Pacer`` shared by the threads using this client (``use_pacer``), or None.
+        self.pacer: Any = None
+
+    def _mount(self, retry: Any, pool_size: int) -> None:
+        adapter = NetworkAdapter(
+            max_retries=retry,
+            pool_maxsize=pool_size,
+            pool_classes=pool_classes(self.timeout[1] * ANSWER_DEADLINE_FACTOR),
+        )
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def use_pacer(self, pacer: Any, pool_size: int = 4) -> None:
+        """Pace every GET with ``pacer`` (a ``pacing.Pacer``, shared by the threads calling this
+        client) and keep up to ``pool_size`` connections open, one per thread.
+
+        From then on a 429 on a GET is not retried by the connection's retry policy but here: the
+        pacer holds every thread back for the period OpsGenie names, then the request is sent
+        again (within Max Retry Time), so many threads never retry into the limit at once.
+        """
+        self.pacer = pacer
+        retry = make_retry(self.max_retry_time, retry_rate_limited=False)
+        self._mount(retry, max(4, pool_size))
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -183,9 +200,27 @@ class Transport(HttpErrors):
         path = "/".join(encode_segment(str(s)) for s in segments)
         return f"{self.base_url}/{self.api_version}/{path}"
 
-    def get(self, segments: list[str], params: Params | None = None) -> dict:
-        """GET an endpoint and return the decoded JSON answer (see ``request``)."""
-        return self.request("GET", segments, params)
+    def get(
+        self, segments: list[str], params: Params | None = None, *, trailing_slash: bool = False
+    ) -> dict:
+        """GET an endpoint and return the decoded JSON answer (see ``request``);
+        ``trailing_slash`` ends the path with ``/``. With a pacer (``use_pacer``) the request first
+        waits for its rate-limit domain's token, and a 429 is sent again after the pacer's hold,
+        within Max Retry Time."""
+        pacer = self.pacer
+        if pacer is None:
+            return self._send("GET", segments, params, None, trailing_slash)
+        budget_end = time.monotonic() + self.max_retry_time
+        path = urlsplit(self.url_for(segments)).path + ("/" if trailing_slash else "")
+        while True:
+            pacer.acquire(path)
+            try:
+                return self._send("GET", segments, params, None, trailing_slash)
+            except errors.RateLimitedError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else 1.0
+                if self.max_retry_time <= 0 or time.monotonic() + wait > budget_end:
+                    raise
+                log.debug("GET %s -> 429: paced, then sent again", path)
 
     def request(
         self,
@@ -206,7 +241,7 @@ class Transport(HttpErrors):
             errors.TransportError: no answer (refused, reset, timeout).
         """
         if method == "GET":
-            return self._send(method, segments, params, body)
+            return self.get(segments, params)
         try:
             return self._send(method, segments, params, body)
         except (errors.ServerError, errors.TransportError) as exc:
@@ -218,9 +253,14 @@ class Transport(HttpErrors):
             ) from None
 
     def _send(
-        self, method: str, segments: list[str], params: Params | None, body: dict[str, Any] | None
+        self,
+        method: str,
+        segments: list[str],
+        params: Params | None,
+        body: dict[str, Any] | None,
+        trailing_slash: bool = False,
     ) -> dict:
-        url = self.url_for(segments)
+        url = self.url_for(segments) + ("/" if trailing_slash else "")
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         path = urlsplit(url).path
         started = time.monotonic()
@@ -308,6 +348,8 @@ class Transport(HttpErrors):
         self.last_rate_limit = {
             k: v for k, v in response.headers.items() if k.lower().startswith("x-ratelimit-")
         }
+        if self.pacer is not None and method == "GET":
+            self.pacer.observe(path, response.status_code, response.headers)
         log.info(
             "%s %s -> %s in %.3f s%s",
             method,

@@ -5,8 +5,15 @@ writes each mapped event as one JSON line on stdout, progress on stderr, and the
 atomically after every page, so a stopped run resumes exactly where it stopped. SIGINT/SIGTERM
 finish the current page (events and checkpoint) and stop; a hard kill between writing a page and
 its checkpoint replays that page on resume (at least once, never lost). With ``--follow`` it
-keeps polling every ``--interval`` seconds. It paces itself on ``X-RateLimit-*`` headers and waits
-out a 429 whose retries ran out (the checkpoint does not move on failure, so retrying is safe).
+keeps polling every ``--interval`` seconds.
+
+A fresh window is read by ``--workers`` threads over time slices (see ``parallel.py``: the
+default number comes from the Search limit published at ``GET /v2/request-limits/``), the
+checkpoint file then holding every slice's cursor; once the backfill reaches the present, one
+cursor continues. Every request is paced by the connection's token bucket for its rate-limit
+domain (published limits, else adapted from 429s); a 429 whose retries ran out is waited out
+(the checkpoint does not move on failure, so retrying is safe). Events of one slice come oldest
+update first; pages of different slices interleave.
 """
 
 from __future__ import annotations
@@ -29,11 +36,21 @@ from ..errors import OpsGenieIntegrationError
 from ..files import read_user_text
 from ..integration import Integration
 from ..logs import configure_cli_logging
+from ..pacing import Pacer
 from ..redact import Redactor
+from ..slices import SliceStateError, is_slice_state
 from ..times import parse_user_time, utc_now
 from ..validation import DEFAULT_END_LAG_S
 from .connection import SandboxConnection, add_connection_arguments, add_connection_hint
 from .output import ExitStatus, UsageError
+from .parallel import (
+    MAX_WORKERS,
+    FetchProgress,
+    default_workers,
+    discover_pacer,
+    plan_board,
+    resume_board,
+)
 from .signals import in_main_thread
 
 try:
@@ -168,6 +185,14 @@ def add_fetch_parser(sub: Any) -> None:
         help="stop after about N events (whole pages)",
     )
     parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        metavar="N",
+        help="threads reading time slices of the window at once (1 to "
+        f"{MAX_WORKERS}; default: from the Search limit OpsGenie publishes, else 8)",
+    )
+    parser.add_argument(
         "--quiet",
         "-q",
         action="store_true",
@@ -176,6 +201,16 @@ def add_fetch_parser(sub: Any) -> None:
     parser.add_argument("--verbose", "-v", action="count", default=0, help="log to stderr")
     add_connection_arguments(parser)
     parser.set_defaults(handler=cmd_fetch)
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_WORKERS}, got {value}")
+    return value
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -310,7 +345,11 @@ def cmd_fetch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
                 checkpoint = read_checkpoint_file(path)
             except (OSError, ValueError) as exc:
                 problem = f"cannot be read: {exc}"
-        if problem is None and checkpoint is not None and not is_checkpoint(checkpoint):
+        if (
+            problem is None
+            and checkpoint is not None
+            and not (is_checkpoint(checkpoint) or is_slice_state(checkpoint))
+        ):
             problem = (
                 "holds no checkpoint of an earlier fetch (ck1..., written by fetch itself); give "
                 "another file, or remove this one to start again from --start"
@@ -345,7 +384,7 @@ def _fetch(args: argparse.Namespace, checkpoint: str | None, stdout: TextIO, std
         if in_main_thread()
         else {}
     )
-    progress = Progress(stderr, args.quiet)
+    progress = FetchProgress(stderr, args.quiet)
     inputs: dict[str, Any] = {"limit": PAGE_LIMIT}
     for key, value in (
         ("start_time", args.start),
@@ -369,7 +408,7 @@ def _fetch(args: argparse.Namespace, checkpoint: str | None, stdout: TextIO, std
             with connection:
                 if args.follow and args.start and not checkpoint:
                     _wait_for_start(args.start, connection, stop, stderr)
-                status = _loop(
+                status = _paced_fetch(
                     integration,
                     connection,
                     inputs,
@@ -380,7 +419,7 @@ def _fetch(args: argparse.Namespace, checkpoint: str | None, stdout: TextIO, std
                     stop,
                     progress,
                 )
-                summary = progress.summary(connection.client.requests_sent)
+                summary = progress.summary()
     except OpsGenieIntegrationError as exc:  # an unreadable --connection file
         stderr.write(f"fetch: {redactor.text(_error_text(exc))}\n")
         return ExitStatus.FAILED
@@ -450,6 +489,161 @@ def _silence_stdout(stdout: TextIO) -> None:
             pass
 
 
+def _window(args: argparse.Namespace, connection: Connection) -> tuple[int, int | None] | None:
+    """``(start ms, end ms or None)`` of a fresh fetch, or None when ``--start``/``--end`` cannot be
+    read here (the Fetch Event call then reports them, naming the parameter)."""
+    from ..commands.fetch_window import DEFAULT_LOOKBACK
+    from ..times import to_epoch_ms
+
+    now = utc_now()
+    settings = getattr(connection, "time_inputs", None)
+    try:
+        start = to_epoch_ms(
+            parse_user_time(args.start, now=now, settings=settings)
+            if args.start
+            else now - DEFAULT_LOOKBACK
+        )
+        end = (
+            to_epoch_ms(parse_user_time(args.end, now=now, settings=settings)) if args.end else None
+        )
+    except (ValueError, OverflowError):
+        return None
+    if end is not None and start >= end:
+        return None
+    if start >= min(end if end is not None else 2**62, to_epoch_ms(now) - DEFAULT_END_LAG_S * 1000):
+        return None  # nothing to backfill yet: one cursor (Fetch Event says what is wrong, if anything)
+    return start, end
+
+
+def _paced_fetch(
+    integration: Integration,
+    connection: Connection,
+    inputs: dict[str, Any],
+    checkpoint: str | None,
+    args: argparse.Namespace,
+    stdout: TextIO,
+    stderr: TextIO,
+    stop: _Stop,
+    progress: FetchProgress,
+) -> int:
+    """Pace the connection, then read the slices of a backfill (fresh, or resumed from a slice
+    state) with the workers and go on with one cursor; or, for a ``ck1.`` checkpoint, one
+    --workers 1, or a window this module cannot read, with one cursor only."""
+    from ..times import utc_now
+
+    client = connection.client
+    resume = checkpoint is not None and is_slice_state(checkpoint)
+    # a Saved Search's query is part of each checkpoint's digest: one cursor reads it
+    window = None if checkpoint is not None or args.saved_search else _window(args, connection)
+    if resume or (window is not None and args.workers != 1):
+        pacer = discover_pacer(client)  # GET /v2/request-limits/, once
+        workers = args.workers or default_workers(pacer)
+    else:  # one cursor, nothing asked beforehand
+        pacer, workers = Pacer(None), 1
+    if not resume and (window is None or workers == 1):
+        workers = 1
+    progress.client, progress.workers = client, workers
+    if not resume and workers == 1:  # the one-cursor fetch as it always was (urllib3 retries)
+        return _loop(
+            integration, connection, inputs, checkpoint, args, stdout, stderr, stop, progress
+        )
+    client.use_pacer(pacer, workers)
+    progress.pacer = pacer
+    try:
+        if resume:
+            board = resume_board(checkpoint or "", args.query)
+        else:
+            start, end = window  # type: ignore[misc]
+            now_ms = int(utc_now().timestamp() * 1000)
+            board = plan_board(start, end, now_ms, args.query, workers)
+    except SliceStateError as exc:
+        stderr.write(f"fetch: --checkpoint-file {args.checkpoint_file}: it {exc}\n")
+        return ExitStatus.FAILED
+    progress.board = board
+    status = _backfill(
+        integration, connection, board, workers, inputs, args, stdout, stderr, stop, progress
+    )
+    if status is not None:
+        return status
+    # every slice is read: one cursor from the end of the backfill, to the present and beyond
+    tail_inputs = {k: v for k, v in inputs.items() if k not in ("start_time", "end_time")}
+    if board.tail_end is not None:
+        if board.tail_end <= board.end and not args.follow:
+            return ExitStatus.SUCCESSFUL
+        tail_inputs["end_time"] = str(board.tail_end)
+    return _loop(
+        integration,
+        connection,
+        tail_inputs,
+        board.tail_checkpoint(),
+        args,
+        stdout,
+        stderr,
+        stop,
+        progress,
+    )
+
+
+def _backfill(
+    integration: Integration,
+    connection: Connection,
+    board: Any,
+    workers: int,
+    inputs: dict[str, Any],
+    args: argparse.Namespace,
+    stdout: TextIO,
+    stderr: TextIO,
+    stop: _Stop,
+    progress: FetchProgress,
+) -> int | None:
+    """Read every slice of ``board``; None when all were read, else the exit status."""
+    from ..backfill import run_backfill
+
+    base = {k: v for k, v in inputs.items() if k not in ("start_time", "end_time")}
+    path = Path(args.checkpoint_file) if args.checkpoint_file else None
+
+    def fetch_page(slice_inputs: dict[str, str]) -> dict[str, Any]:
+        return integration.run(FETCH_COMMAND, {**base, **slice_inputs}, connection)
+
+    def emit(events: list[Any], state: str) -> None:
+        if events:
+            write_events(stdout, events)
+        if path is not None:
+            write_atomically(path, state + "\n")
+
+    def retrying(error: dict[str, Any], wait: float, attempt: int) -> None:
+        stderr.write(
+            f"fetch: {error.get('type')} (status {error.get('status_code')}): waiting {wait:g} s, "
+            f"then the same page of that slice again (attempt {attempt}); its cursor has not moved\n"
+        )
+
+    try:
+        result = run_backfill(
+            board,
+            workers,
+            fetch_page,
+            emit,
+            stop=lambda: stop.requested,
+            max_events=args.max_events,
+            on_page=progress.page,
+            on_retry=retrying,
+        )
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        stderr.write(
+            f"fetch: the checkpoint could not be saved ({exc.strerror or type(exc).__name__}); "
+            "the next run repeats the last page\n"
+        )
+        return ExitStatus.FAILED
+    if result.status == "failed":
+        stderr.write(f"fetch: {(result.error or {}).get('text')}\n")
+        return ExitStatus.FAILED
+    if result.status == "stopped":
+        return ExitStatus.SUCCESSFUL  # stopped by a signal (exit 130 then) or by --max-events
+    return None
+
+
 def _loop(
     integration: Integration,
     connection: Connection,
@@ -459,7 +653,7 @@ def _loop(
     stdout: TextIO,
     stderr: TextIO,
     stop: _Stop,
-    progress: Progress,
+    progress: FetchProgress | Progress,
 ) -> int:
     """Fetch Event page after page until the window is done (or, with ``--follow``, stopped)."""
     failures = 0
@@ -508,7 +702,8 @@ def _loop(
         if envelope.get("events") or envelope.get("has_more"):
             empty_in_a_row = 0 if envelope.get("events") else empty_in_a_row + 1
             if empty_in_a_row < 10:
-                _pace(connection.client, stop)
+                if getattr(connection.client, "pacer", None) is None:
+                    _pace(connection.client, stop)
                 continue
         if not args.follow:
             break

@@ -81,6 +81,20 @@ def _whole(low: int, high: int | None = None) -> Any:
     return parse
 
 
+def _milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of milliseconds, got {text!r}"
+        ) from None
+    if not 0.0 <= value <= 3_600_000.0:  # a latency: an hour at most
+        raise argparse.ArgumentTypeError(
+            f"expected a number of milliseconds from 0 to 3600000, got {text!r}"
+        )
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -168,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--latency", type=_seconds, metavar="SECONDS", help="add this delay to every answer"
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=_milliseconds,
+        metavar="MS",
+        help="add this delay, in milliseconds, to every answer (adds up with --latency)",
     )
     p.add_argument(
         "--error-rate",
@@ -279,6 +299,7 @@ def main(
             log=None if args.quiet else stderr,
             platform=args.platform,
             **({"email": args.email} if args.email else {}),
+            latency_ms=args.latency_ms,
             write_delay=args.write_delay,
             tls=tls,
         )

@@ -22,6 +22,10 @@ schedule (including unowned ones) answers 403/40301 on every schedule route; ``/
 the key's team only (another team answers 403); ``/v2/escalations`` holds the escalations the team
 owns (another one answers 403); saved searches are those shared with the team (``teams``), others
 403.
+
+``GET /v2/request-limits/`` (with or without the trailing slash) answers the configured
+per-domain rate limits (``ratelimits.RateLimits.published``); an account-level route, refused to
+a team integration's key (403, code 40301) as OpsGenie does.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from .alerts import SORT_KEYS
 from .auth import FORBIDDEN_CODE, TEAM_KEY_MESSAGE
 from .clock import SandboxClock
 from .query import BOOL, KEYWORD, KEYWORDS, TEXT, TIME, Field, FieldTable, QueryError, compile_query
+from .ratelimits import RateLimits
 from .routes import ApiError, ApiRequest, Checker, Route
 from .schedules import ScheduleCalculator
 from .store import SandboxStore
@@ -121,9 +126,12 @@ def _page_links(
 class OpsGenieApi:
     """The endpoint handlers over a store, a clock and a schedule calculator."""
 
-    def __init__(self, store: SandboxStore, clock: SandboxClock) -> None:
+    def __init__(
+        self, store: SandboxStore, clock: SandboxClock, rate_limits: RateLimits | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.schedules = ScheduleCalculator(store)
         self.extra: Any = None  # an object with the handlers defined elsewhere (alert_api.py)
 
@@ -492,3 +500,8 @@ class OpsGenieApi:
                 "plan": dict(plan),
             }
         }
+
+    def request_limits(self, req: ApiRequest) -> dict[str, Any]:
+        """``GET /v2/request-limits/``: ``{data: {rateLimits: [{domain, limits: [{limit,
+        periodInSeconds}]}]}}``, the configured limits of each throttled domain."""
+        return {"data": {"rateLimits": self.rate_limits.published()}}

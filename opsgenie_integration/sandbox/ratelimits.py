@@ -6,6 +6,13 @@ Domains: ``search`` (GET /v2/alerts, /v2/alerts/count, /v2/users), ``schedule_on
 next-on-calls), ``configuration`` (schedules, timeline, a single user, account, teams), ``alert``
 (alert writes, an alert's notes, logs and recipients). Buckets
 refill in real (monotonic) time, whatever the sandbox clock says.
+
+``RateLimits.published()`` is what ``GET /v2/request-limits/`` answers: the configured limits
+of each limited domain, ``[{"domain": "search", "limits": [{"limit": 10, "periodInSeconds": 1},
+{"limit": 600, "periodInSeconds": 60}]}]``. The shape (``data.rateLimits``, each ``domain`` with
+``limits`` of ``limit`` and ``periodInSeconds``) is the one OpsGenie's own configuration backup
+tool reads; the wire names of the domains other than ``search`` are not confirmed. A domain
+without a configured limit is left out (the sandbox does not throttle it).
 """
 
 from __future__ import annotations
@@ -13,8 +20,16 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 RATE_LIMIT_DOMAINS = ("search", "schedule_oncalls", "configuration", "alert")
+#: The domain names ``GET /v2/request-limits/`` answers with.
+WIRE_DOMAINS = {
+    "search": "search",
+    "schedule_oncalls": "schedule-oncalls",
+    "configuration": "configuration",
+    "alert": "alert",
+}
 THROTTLED_MESSAGE = (
     "You are making too many requests! To avoid errors, we recommend you limit requests."
 )
@@ -36,6 +51,12 @@ class _Bucket:
 class _DomainLimit:
     buckets: list[_Bucket]
     period_seconds: int
+    per_second: float | None = None
+    per_minute: float | None = None
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
 
 
 class RateLimits:
@@ -63,7 +84,9 @@ class RateLimits:
             buckets.append(_Bucket(float(per_minute), float(per_minute) / 60.0))
         with self._lock:
             if buckets:
-                self._limits[domain] = _DomainLimit(buckets, int(period_seconds))
+                self._limits[domain] = _DomainLimit(
+                    buckets, int(period_seconds), per_second, per_minute
+                )
             else:
                 self._limits.pop(domain, None)
 
@@ -71,6 +94,25 @@ class RateLimits:
         """Lift every limit."""
         with self._lock:
             self._limits.clear()
+
+    def published(self) -> list[dict[str, Any]]:
+        """The configured limits as ``GET /v2/request-limits/`` answers them (``data.rateLimits``):
+        ``[{"domain", "limits": [{"limit", "periodInSeconds"}]}]``, in RATE_LIMIT_DOMAINS order,
+        limited domains only."""
+        with self._lock:
+            limits = dict(self._limits)
+        out: list[dict[str, Any]] = []
+        for domain in RATE_LIMIT_DOMAINS:
+            limit = limits.get(domain)
+            if limit is None:
+                continue
+            rows = []
+            if limit.per_second is not None:
+                rows.append({"limit": _number(limit.per_second), "periodInSeconds": 1})
+            if limit.per_minute is not None:
+                rows.append({"limit": _number(limit.per_minute), "periodInSeconds": 60})
+            out.append({"domain": WIRE_DOMAINS[domain], "limits": rows})
+        return out
 
     def acquire(self, domain: str | None) -> int | None:
         """Take a token for ``domain``: None when allowed, else the period (s) to wait."""

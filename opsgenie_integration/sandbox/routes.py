@@ -67,12 +67,12 @@ class ApiRequest:
 
 @dataclass(frozen=True)
 class Route:
-    """``pattern`` segments (``{name}`` captures one), access ``right``, rate-limit ``domain``,
-    the ``handler`` method's name and the HTTP ``method`` (a write, any method but GET, answers
+    """``pattern`` segments (``{name}`` captures one), access ``right`` (None: any valid key),
+    rate-limit ``domain``, the ``handler`` method's name and the HTTP ``method`` (a write, any method but GET, answers
     202); ``account_level``: refused (403/40301) to a team integration's key."""
 
     pattern: tuple[str, ...]
-    right: str
+    right: str | None
     domain: str | None
     handler: str
     method: str = "GET"
@@ -158,6 +158,8 @@ ROUTES = (
         ("v2", "escalations", "{identifier}"), "configuration", "configuration", "get_escalation"
     ),
     Route(("v2", "account"), "configuration", "configuration", "get_account", account_level=True),
+    Route(("v2", "request-limits", ""), None, None, "request_limits", account_level=True),
+    Route(("v2", "request-limits"), None, None, "request_limits", account_level=True),
 )
 
 

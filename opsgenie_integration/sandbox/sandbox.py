@@ -21,7 +21,7 @@ from .alert_api import AlertEndpoints
 from .api import OpsGenieApi
 from .auth import RIGHTS, KeyRing
 from .clock import SandboxClock
-from .faults import FaultSet
+from .faults import Fault, FaultSet
 from .jsm import SCOPES, JsmAccounts, JsmApi, JsmPipeline
 from .ratelimits import RateLimits
 from .seed import load_data_file, seed_data
@@ -43,7 +43,9 @@ class Sandbox:
     None); ``data_file``: JSON/YAML data replacing the seeded data; ``regions``: ``("us",)``,
     ``("eu",)`` or both, each its own server (``port`` is the first one's; the others take free
     ports); ``record_requests``: keep every RequestInfo in ``requests``; ``log``: a text stream for
-    request lines and tracebacks (None = silent); ``write_delay``: seconds (real time) between a
+    request lines and tracebacks (None = silent); ``latency_ms``: delay every answer by this many
+    milliseconds (each request sleeps on its own connection's thread, so concurrent requests wait
+    side by side, as over a real link; change it later with ``sb.latency_ms = ...``); ``write_delay``: seconds (real time) between a
     write's 202 and its outcome (0 = processed before the 202 is sent; see writes.py);
     ``tls``: a server-side ``ssl.SSLContext`` (with
     its certificate chain loaded) to serve HTTPS instead of HTTP on every region.
@@ -71,6 +73,7 @@ class Sandbox:
         platform: str = "opsgenie",
         email: str = JSM_EMAIL,
         cloud_id: str | None = None,
+        latency_ms: float | None = None,
         write_delay: float = DEFAULT_WRITE_DELAY,
         tls: ssl.SSLContext | None = None,
     ) -> None:
@@ -96,12 +99,14 @@ class Sandbox:
             self.keys.add(self.api_key, RIGHTS, regions[0])
         self.faults = FaultSet(seed)
         self.rate_limits = RateLimits()
+        self._latency: Fault | None = None
+        self.latency_ms = latency_ms
         self.requests: list[RequestInfo] = []
         self._churn_lock = threading.Lock()
         self._churn_count = 0
         self._churn_paths: str | None = "/v2/alerts"
         self._churn_rng = random.Random(f"churn:{seed}")
-        self.api = OpsGenieApi(self.store, self.clock)
+        self.api = OpsGenieApi(self.store, self.clock, self.rate_limits)
         integration_id = str(uuid.UUID(int=random.Random(f"integration:{seed}").getrandbits(128)))
         self.writes = WriteQueue(self.clock, integration_id, write_delay)
         self.actions = AlertActions(self.store, self.clock, self.api.schedules, integration_id)
@@ -261,6 +266,26 @@ class Sandbox:
     def set_rights(self, key: str, rights: Iterable[str]) -> None:
         """Change a known key's rights at run time (KeyError when unknown)."""
         self.keys.set_rights(key, rights)
+
+    # ------------------------------------------------------------------------------ latency
+    @property
+    def latency_ms(self) -> float | None:
+        """Milliseconds added to every answer (None: no delay). Other ``latency`` faults added
+        with ``faults.add`` add up with it; ``faults.clear()`` removes it too."""
+        fault = self._latency
+        if fault is None or all(f.id != fault.id for f in self.faults.active):
+            return None
+        return float(fault.params["seconds"]) * 1000.0
+
+    @latency_ms.setter
+    def latency_ms(self, value: float | None) -> None:
+        if value is not None and not (float(value) >= 0.0 and float(value) < float("inf")):
+            raise ValueError("latency_ms must be a finite number of milliseconds, 0 or more")
+        if self._latency is not None:
+            self.faults.remove(self._latency)
+            self._latency = None
+        if value:
+            self._latency = self.faults.add("latency", seconds=float(value) / 1000.0)
 
     # ------------------------------------------------------------------------------ hooks
     @property

@@ -39,7 +39,16 @@ def fetch(tmp_path, checkpoint, answers, *extra):
     conn = tmp_path / "conn.json"
     conn.write_text(json.dumps({"server_url": BASE, "api_key": API_KEY, "max_retry_time": 0}))
     out, err = io.StringIO(), io.StringIO()
-    argv = ["fetch", "--end", str(BASE_MS + HOUR), "--checkpoint-file", str(checkpoint), "-q"]
+    argv = [
+        "fetch",
+        "--workers",
+        "1",
+        "--end",
+        str(BASE_MS + HOUR),
+        "--checkpoint-file",
+        str(checkpoint),
+        "-q",
+    ]
     with rm.Mocker() as m:
         m.get(f"{BASE}/v2/alerts", answers)
         status = main([*argv, *extra, "--connection", str(conn)], stdout=out, stderr=err)

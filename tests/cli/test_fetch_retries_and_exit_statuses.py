@@ -44,9 +44,9 @@ def fetch(tmp_path, monkeypatch, answers, *extra, stop_after_waits=None):
 
     monkeypatch.setattr(fetch_cli, "_sleep", fake_sleep)
     out, err = io.StringIO(), io.StringIO()
-    argv = ["fetch", "--start", str(BASE_MS), "--end", str(BASE_MS + HOUR)]
+    argv = ["fetch", "--workers", "1", "--start", str(BASE_MS), "--end", str(BASE_MS + HOUR)]
     if "--follow" in extra:
-        argv = ["fetch", "--start", str(BASE_MS)]
+        argv = ["fetch", "--workers", "1", "--start", str(BASE_MS)]
     with rm.Mocker() as m:
         m.get(f"{BASE}/v2/alerts", answers)
         status = main([*argv, *extra, "--connection", str(conn)], stdout=out, stderr=err)
@@ -132,7 +132,17 @@ def test_a_page_asks_for_100_alerts_and_the_events_go_to_stdout(tmp_path, monkey
     # a page with events is followed by another call; the empty one ends the window
     assert len(requests) == 2 and requests[1].qs["limit"] == ["100"]
     assert (summary["events"], summary["pages"], summary["requests"]) == (2, 2, 2)
-    assert set(summary) == {"events", "pages", "requests", "seconds", "events_per_second"}
+    assert set(summary) == {
+        "events",
+        "pages",
+        "requests",
+        "seconds",
+        "events_per_second",
+        "requests_per_second",  # issue 14: the rates, workers and the limit in force
+        "workers",
+        "limit",
+        "throttled",
+    }
 
 
 def test_quiet_prints_no_progress_but_keeps_the_last_line(tmp_path, monkeypatch):
@@ -216,7 +226,9 @@ def test_a_connection_that_cannot_be_made_exits_1_without_a_request(tmp_path):
     conn.write_text(json.dumps({"server_url": "ftp://example.com", "api_key": API_KEY}))
     out, err = io.StringIO(), io.StringIO()
     with rm.Mocker() as m:
-        status = main(["fetch", "--connection", str(conn)], stdout=out, stderr=err)
+        status = main(
+            ["fetch", "--workers", "1", "--connection", str(conn)], stdout=out, stderr=err
+        )
     assert status == ExitStatus.FAILED and m.request_history == [] and out.getvalue() == ""
     assert err.getvalue().startswith("fetch: Fetch Event failed.")
     assert API_KEY not in err.getvalue()
@@ -233,7 +245,7 @@ def test_a_closed_stdout_exits_1_saying_the_checkpoint_is_kept(tmp_path, monkeyp
     with rm.Mocker() as m:
         m.get(f"{BASE}/v2/alerts", [PAGE])
         status = main(
-            ["fetch", "--start", str(BASE_MS), "--end", str(BASE_MS + HOUR)]
+            ["fetch", "--workers", "1", "--start", str(BASE_MS), "--end", str(BASE_MS + HOUR)]
             + ["--connection", str(conn)],
             stdout=Closed(),
             stderr=err,

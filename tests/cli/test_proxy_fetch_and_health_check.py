@@ -170,6 +170,8 @@ def mocked(tmp_path, monkeypatch, answers, *extra):
     monkeypatch.setattr(fetch_cli, "_sleep", lambda s, stop: waits.append(s))
     argv = [
         "fetch",
+        "--workers",
+        "1",  # one cursor: the answers below come in this order
         "--start",
         str(BASE_MS),
         "--end",
@@ -222,8 +224,9 @@ def test_fetch_last_line_says_interrupted(sandbox, tmp_path, monkeypatch):
     monkeypatch.setattr(fetch_cli, "_Stop", StopAfterFirstPage)
     conn = connection_file(tmp_path, sandbox)
     status, out, err = run_cli(
-        "fetch", "--start", str(BASE_MS), "--end", str(BASE_MS + HOUR), "--connection", conn
-    )
+        "fetch", "--workers", "1", "--start", str(BASE_MS), "--end", str(BASE_MS + HOUR),
+        "--connection", conn,
+    )  # fmt: skip
     assert status == ExitStatus.INTERRUPTED and out
     assert err.strip().splitlines()[-1].startswith("fetch: interrupted {")
 
