@@ -533,8 +533,12 @@ def _paced_fetch(
 
     client = connection.client
     resume = checkpoint is not None and is_slice_state(checkpoint)
-    # a Saved Search's query is part of each checkpoint's digest: one cursor reads it
-    window = None if checkpoint is not None or args.saved_search else _window(args, connection)
+    # a Saved Search's query is part of each checkpoint's digest: one cursor reads it; and the
+    # slices are updatedAt windows read by the ck1 algorithm: a backend that cannot sort alerts
+    # by updatedAt (JSM Operations) reads its window with one cursor, in passes
+    sliceable = "updatedAt" in getattr(client, "alert_sort_fields", ("updatedAt",))
+    one_cursor = checkpoint is not None or args.saved_search or not sliceable
+    window = None if one_cursor else _window(args, connection)
     if resume or (window is not None and args.workers != 1):
         pacer = discover_pacer(client)  # GET /v2/request-limits/, once
         workers = args.workers or default_workers(pacer)
