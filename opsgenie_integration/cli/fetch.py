@@ -31,6 +31,7 @@ from typing import Any, TextIO
 
 from .. import envelope as env
 from ..checkpoint import is_checkpoint
+from ..commands.fetch_window import DEFAULT_LOOKBACK
 from ..connecting import Connection
 from ..errors import OpsGenieIntegrationError
 from ..files import read_user_text
@@ -39,7 +40,7 @@ from ..logs import configure_cli_logging
 from ..pacing import Pacer
 from ..redact import Redactor
 from ..slices import SliceStateError, is_slice_state
-from ..times import parse_user_time, utc_now
+from ..times import parse_user_time, to_epoch_ms, utc_now
 from ..validation import DEFAULT_END_LAG_S
 from .connection import SandboxConnection, add_connection_arguments, add_connection_hint
 from .output import ExitStatus, UsageError
@@ -492,9 +493,6 @@ def _silence_stdout(stdout: TextIO) -> None:
 def _window(args: argparse.Namespace, connection: Connection) -> tuple[int, int | None] | None:
     """``(start ms, end ms or None)`` of a fresh fetch, or None when ``--start``/``--end`` cannot be
     read here (the Fetch Event call then reports them, naming the parameter)."""
-    from ..commands.fetch_window import DEFAULT_LOOKBACK
-    from ..times import to_epoch_ms
-
     now = utc_now()
     settings = getattr(connection, "time_inputs", None)
     try:
@@ -529,8 +527,6 @@ def _paced_fetch(
     """Pace the connection, then read the slices of a backfill (fresh, or resumed from a slice
     state) with the workers and go on with one cursor; or, for a ``ck1.`` checkpoint, one
     --workers 1, or a window this module cannot read, with one cursor only."""
-    from ..times import utc_now
-
     client = connection.client
     resume = checkpoint is not None and is_slice_state(checkpoint)
     # a Saved Search's query is part of each checkpoint's digest: one cursor reads it; and the
@@ -601,7 +597,7 @@ def _backfill(
     progress: FetchProgress,
 ) -> int | None:
     """Read every slice of ``board``; None when all were read, else the exit status."""
-    from ..backfill import run_backfill
+    from ..backfill import run_backfill  # lazy: start-up (only a concurrent backfill needs it)
 
     base = {k: v for k, v in inputs.items() if k not in ("start_time", "end_time")}
     path = Path(args.checkpoint_file) if args.checkpoint_file else None

@@ -50,7 +50,7 @@ from .faults import Fault, FaultSet
 from .query import QueryError
 from .ratelimits import RateLimits
 from .schedules import ScheduleCalculator
-from .server import JSON_TYPE, Reply, RequestInfo, fault_reply
+from .server import JSON_TYPE, Reply, RequestInfo, RequestPipeline, fault_reply
 from .store import SandboxStore
 from .timefmt import TimeFormatError, format_ts, parse_iso, to_ms
 
@@ -702,8 +702,6 @@ class JsmPipeline:
         self.on_request: Callable[[RequestInfo], None] | None = None
 
     def serve(self, handler: BaseHTTPRequestHandler, region: str) -> None:
-        from .server import RequestPipeline  # the sender is shared with the OpsGenie mode
-
         started = time.perf_counter()
         target = handler.path
         raw_path, _, raw_query = target.partition("?")
